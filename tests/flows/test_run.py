@@ -1,0 +1,242 @@
+"""End-to-end: the `run` flow on the seeds and on bad inputs, into real warehouses in temp dirs."""
+
+from __future__ import annotations
+
+import datetime as dt
+import shutil
+import subprocess
+import sys
+import textwrap
+
+import duckdb
+import polars as pl
+import pytest
+
+from flows.warehouse import Warehouse, connect_readonly
+from tests.conftest import SEEDS
+
+SEED_IDS = {p.name[:3]: p.name for p in sorted(SEEDS.iterdir())}
+
+
+def _articles(con) -> dict[str, dict]:
+    rows = con.sql("select * from articles").pl().to_dicts()
+    return {r["source"][:3]: r for r in rows}
+
+
+def test_seed_run_writes_five_articles_and_no_rejects(seed_run, seed_db):
+    summary, _ = seed_run
+    assert summary["status"] == "completed"
+    assert summary["articles_written"] == 5
+    assert seed_db.sql("select count(*) from articles").fetchone()[0] == 5
+    assert seed_db.sql("select count(*) from rejects").fetchone()[0] == 0
+    assert seed_db.sql("select count(*) from runs where status = 'completed'").fetchone()[0] >= 1
+
+
+def test_seed_dates_titles_publishers(seed_db):
+    arts = _articles(seed_db)
+    assert arts["000"]["published_date"] == dt.date(2021, 12, 12)
+    assert arts["004"]["published_date"] == dt.date(2021, 12, 12)
+    assert arts["002"]["title"] == "U.S.-Japan alliance needs stronger deterrence, top diplomats say"
+    assert arts["003"]["title"] == "US, Japan agree to strengthen alliance amid security concerns in the Indo-Pacific"
+    assert arts["003"]["title"] not in arts["003"]["body"]
+    assert arts["002"]["publisher"] == "Nikkei Asia"
+    assert arts["002"]["wire"] == "Reuters"
+    assert arts["003"]["publisher"] == "IRIA"
+    for art in arts.values():
+        assert art["partition_date"] is not None
+        assert art["partition_date"] == (art["published_date"] or art["partition_date"])
+        assert art["language"] == "en"
+        assert art["word_count"] > 200
+
+
+GONE = [
+    "ArrowArtboard", "Created with Sketch", "Title Chevron", "Sponsored Content", "Nikkei Asia app",
+    "offline reading", "Celebrate our next chapter", "Free access for everyone", "Find out more",
+    "Related Articles", "Leave a comment", "Copyright ©", "IRIA is a research institute", "Subscribe to IRIA News",
+    "Enter your email address", "Back to Top", "No Comments on", "Image: Twitter/@SecBlinken", " date 2021-12-12",
+    "pic.twitter.com",
+]
+KEPT = {
+    "000": ["lifting the import restrictions on Japanese farm products imposed in the wake of the 2011 Fukushima "
+            "nuclear disaster", "Tokyo serves as chair of the TPP's working group on London's accession."],
+    "001": ["Tokyo chairs the CPTPP London membership working group."],
+    "002": ["while Japan has yet to make its stance clear."],
+    "003": ["to the extremely important concentration and coordination on a whole series of issues."],
+    "004": ["We look forward to deepening our cooperation on COVID-19, the climate crisis",
+            "Both sides also agreed to coordinate towards conducting a 2+2 meeting at the earliest."],
+}
+
+
+def test_seed_bodies_are_clean_and_complete(seed_db):
+    arts = _articles(seed_db)
+    for key, art in arts.items():
+        for junk in GONE:
+            assert junk not in art["body"], (key, junk)
+        for sentence in KEPT[key]:
+            assert sentence in art["body"], (key, sentence)
+        assert "  " not in art["body"] and "\n\n\n" not in art["body"]
+
+
+def test_warehouse_layout_is_partitioned_parquet(seed_run):
+    _, root = seed_run
+    days = sorted(p.name for p in (root / "lake" / "articles").glob("partition_date=*"))
+    assert "partition_date=2021-12-12" in days
+    for table in ("articles", "raw_inputs", "mentions", "article_topics"):
+        files = list((root / "lake" / table).glob("partition_date=*/data.parquet"))
+        assert files, table
+    assert not list((root / "lake").rglob(".*tmp*")), "temporary files left behind"
+
+
+def test_raw_inputs_keep_the_file_text(seed_db):
+    raw = seed_db.sql("select source, content from raw_inputs").pl()
+    assert raw.height == 5
+    for source, content in raw.iter_rows():
+        assert content == (SEEDS / source).read_text(encoding="utf-8")
+
+
+def _run_in_subprocess(paths, warehouse, extra_env=None):
+    import os
+
+    env = dict(os.environ, **(extra_env or {}))
+    code = textwrap.dedent(
+        f"""
+        from flows.run import run_flow
+        s = run_flow(paths={[str(p) for p in paths]!r}, warehouse={str(warehouse)!r})
+        print("WRITTEN", s["articles_written"], "REJECTS", s["rejects"])
+        """
+    )
+    return subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=600)
+
+
+def test_rerun_is_idempotent(prefect_harness, tmp_path):
+    from flows.run import run_flow
+
+    inputs = tmp_path / "in"
+    shutil.copytree(SEEDS, inputs)
+    wh = tmp_path / "wh"
+    run_flow(paths=[str(inputs)], warehouse=str(wh))
+    store = Warehouse(wh)
+    lineage = ["run_id", "ingested_at"]
+    first = {t: store.read(t).drop(lineage, strict=False) for t in ("articles", "mentions", "article_topics", "entities", "stories", "raw_inputs")}
+    files_before = sorted(p.relative_to(wh) for p in (wh / "lake").rglob("*.parquet") if "runs" not in p.parts)
+    run_flow(paths=[str(inputs)], warehouse=str(wh))
+    for table, before in first.items():
+        after = store.read(table).drop(lineage, strict=False)
+        key = [c for c in ("article_id", "entity_id", "story_id", "start_char", "topic") if c in after.columns]
+        assert after.sort(key).equals(before.sort(key)), table
+    files_after = sorted(p.relative_to(wh) for p in (wh / "lake").rglob("*.parquet") if "runs" not in p.parts)
+    assert files_after == files_before
+    assert store.read("runs").height == 2
+    assert store.read("articles")["article_id"].n_unique() == 5
+
+
+def test_bad_inputs_become_rejects_and_the_rest_goes_through(prefect_harness, tmp_path):
+    from flows.run import run_flow
+
+    inputs = tmp_path / "in"
+    shutil.copytree(SEEDS, inputs)
+    (inputs / "empty.txt").write_text("")
+    (inputs / "blank.html").write_text("   \n\n  ")
+    (inputs / "image.html").write_bytes(b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR" + bytes(range(256)) * 4)
+    import random
+
+    rnd = random.Random(7)
+    (inputs / "garbled.txt").write_bytes(bytes(rnd.randrange(0x80, 0x100) for _ in range(4000)))
+    (inputs / "huge.txt").write_bytes(b"word " * 2_000_001)
+    (inputs / "dangling.txt").symlink_to(tmp_path / "does-not-exist.txt")
+    (inputs / "nav.html").write_text("<html><body><nav><a href='/'>Home</a></nav></body></html>")
+    (inputs / "latin1.txt").write_bytes(
+        ("Ministers met in Genève on Monday to discuss the accord. " * 12 + "\n\nThe talks, held at the Palais des "
+         "Nations, ended without a joint statement; officials said they would reconvene next month. " * 3).encode("latin-1")
+    )
+    summary = run_flow(paths=[str(inputs), str(tmp_path / "missing-folder")], warehouse=str(tmp_path / "wh"))
+    assert summary["status"] == "completed"
+    con = connect_readonly(tmp_path / "wh")
+    reasons = dict(con.sql("select source, reason from rejects").fetchall())
+    assert reasons["empty.txt"] == "empty"
+    assert reasons["blank.html"] == "empty"
+    assert reasons["image.html"] == "binary"
+    assert reasons["garbled.txt"] == "undecodable"
+    assert reasons["huge.txt"] == "too_large"
+    assert reasons["dangling.txt"] == "unreadable"
+    assert reasons[str(tmp_path / "missing-folder")] == "not_found"
+    assert "nav.html" in reasons
+    sources = {s for (s,) in con.sql("select source from articles").fetchall()}
+    assert "latin1.txt" in sources and len(sources) == 6
+    body = con.sql("select body from articles where source = 'latin1.txt'").fetchone()[0]
+    assert "Genève" in body
+    # nothing silently dropped: every input is an article or a reject
+    assert len(sources) + len(reasons) == 5 + 8 + 1
+
+
+def test_analyst_holding_the_database_does_not_break_a_run(prefect_harness, tmp_path):
+    from flows.run import run_flow
+
+    inputs = tmp_path / "in"
+    inputs.mkdir()
+    shutil.copy(SEEDS / SEED_IDS["000"], inputs)
+    wh = tmp_path / "wh"
+    run_flow(paths=[str(inputs)], warehouse=str(wh))
+    analyst = subprocess.Popen(
+        [sys.executable, "-c", textwrap.dedent(f"""
+            import sys, duckdb
+            con = duckdb.connect({str(wh / 'warehouse.duckdb')!r}, read_only=True)
+            print(con.sql("select count(*) from articles").fetchone()[0], flush=True)
+            sys.stdin.readline()
+            print(con.sql("select count(*) from articles").fetchone()[0], flush=True)
+        """)],
+        stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )
+    try:
+        assert analyst.stdout.readline().strip() == "1"
+        for name in SEED_IDS.values():
+            shutil.copy(SEEDS / name, inputs)
+        summary = run_flow(paths=[str(inputs)], warehouse=str(wh))
+        assert summary["status"] == "completed" and summary["articles_written"] == 5
+        out, err = analyst.communicate("\n", timeout=60)
+        assert out.strip() == "5", err
+        assert analyst.returncode == 0
+    finally:
+        analyst.kill()
+
+
+def test_undated_article_keeps_its_first_partition_on_a_later_day(prefect_harness, tmp_path):
+    from prefect import flow
+
+    from flows.files import discover_files, read_files
+    from flows.pipeline import ingest_documents
+    from flows.runs import finish_run, start_run
+    from flows.settings import Settings
+
+    store = Warehouse(tmp_path / "wh")
+    store.ensure_catalog()
+    undated = SEEDS / SEED_IDS["001"]
+
+    @flow
+    def ingest_on(day: dt.date):
+        run = start_run("test", {}, store)
+        run.started_at = dt.datetime.combine(day, dt.time(12), tzinfo=dt.timezone.utc)
+        files, _ = discover_files([undated])
+        docs, _ = read_files(files, max_bytes=10**7, seen_at=run.started_at)
+        ingest_documents(docs, settings=Settings(), run=run)
+        finish_run(run, "completed")
+
+    ingest_on(dt.date(2024, 1, 1))
+    ingest_on(dt.date(2024, 1, 9))
+    arts = store.read("articles")
+    assert arts.height == 1
+    assert arts["partition_date"].to_list() == [dt.date(2024, 1, 1)]
+    assert arts["published_date"].to_list() == [None]
+    days = [p.parent.name for p in (tmp_path / "wh" / "lake" / "articles").glob("*/data.parquet")]
+    assert days == ["partition_date=2024-01-01"]
+
+
+def test_duckdb_cli_from_the_registry_opens_the_warehouse(seed_run):
+    cli = shutil.which("duckdb", path=str(__import__("pathlib").Path(sys.executable).parent))
+    assert cli, "duckdb-cli is a dependency: its shell must be installed beside python"
+    out = subprocess.run(
+        [cli, "-readonly", "-csv", str(seed_run[1] / "warehouse.duckdb"), "-c", "select count(*) as n from articles"],
+        capture_output=True, text=True, timeout=60,
+    )
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.split() == ["n", "5"]

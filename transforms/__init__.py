@@ -1,0 +1,5 @@
+"""Pure transforms of fpwatch: text in, rows out. No network, disk writes, clock or Prefect here."""
+
+#: Version of the transform logic. Bump it when a change alters output rows, so `reprocess` knows
+#: which partitions were made by an older pipeline.
+PIPELINE_VERSION = "0.1.0"
