@@ -27,9 +27,9 @@ def test_seed_run_writes_five_articles_and_no_rejects(seed_run, seed_db):
     summary, _ = seed_run
     assert summary["status"] == "completed"
     assert summary["articles_written"] == 5
-    assert seed_db.sql("select count(*) from articles").fetchone()[0] == 5
-    assert seed_db.sql("select count(*) from rejects").fetchone()[0] == 0
-    assert seed_db.sql("select count(*) from runs where status = 'completed'").fetchone()[0] >= 1
+    assert seed_db.sql("select count(*) from articles").fetchall()[0][0] == 5
+    assert seed_db.sql("select count(*) from rejects").fetchall()[0][0] == 0
+    assert seed_db.sql("select count(*) from runs where status = 'completed'").fetchall()[0][0] >= 1
 
 
 def test_seed_dates_titles_publishers(seed_db):
@@ -163,7 +163,7 @@ def test_bad_inputs_become_rejects_and_the_rest_goes_through(prefect_harness, tm
     assert "nav.html" in reasons
     sources = {s for (s,) in con.sql("select source from articles").fetchall()}
     assert "latin1.txt" in sources and len(sources) == 6
-    body = con.sql("select body from articles where source = 'latin1.txt'").fetchone()[0]
+    body = con.sql("select body from articles where source = 'latin1.txt'").fetchall()[0][0]
     assert "Genève" in body
     # nothing silently dropped: every input is an article or a reject
     assert len(sources) + len(reasons) == 5 + 8 + 1
@@ -181,9 +181,9 @@ def test_analyst_holding_the_database_does_not_break_a_run(prefect_harness, tmp_
         [sys.executable, "-c", textwrap.dedent(f"""
             import sys, duckdb
             con = duckdb.connect({str(wh / 'warehouse.duckdb')!r}, read_only=True)
-            print(con.sql("select count(*) from articles").fetchone()[0], flush=True)
+            print(con.sql("select count(*) from articles").fetchall()[0][0], flush=True)
             sys.stdin.readline()
-            print(con.sql("select count(*) from articles").fetchone()[0], flush=True)
+            print(con.sql("select count(*) from articles").fetchall()[0][0], flush=True)
         """)],
         stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
     )
