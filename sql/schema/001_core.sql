@@ -75,6 +75,7 @@ create table entities (
     entity_type      varchar not null,
     wikidata_id      varchar,
     country_code     varchar,
+    kind             varchar,
     run_id           varchar,
     pipeline_version varchar
 );
@@ -84,6 +85,7 @@ comment on column entities.canonical_name is 'Canonical name, e.g. Antony Blinke
 comment on column entities.entity_type is 'PERSON, ORG, GPE (countries, cities), LOC, NORP, EVENT, ...';
 comment on column entities.wikidata_id is 'Wikidata QID when the entity is in the gazetteer; NULL otherwise.';
 comment on column entities.country_code is 'ISO 3166-1 alpha-3 of the country, or of the country a person or organisation is tied to.';
+comment on column entities.kind is 'Finer kind: country, org, ministry, person, place, ... (country rows are the 249 ISO countries and territories).';
 comment on column entities.run_id is 'Run that last wrote this row.';
 comment on column entities.pipeline_version is 'Pipeline version of that run.';
 
