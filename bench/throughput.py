@@ -1,0 +1,93 @@
+"""Throughput of the cleaning path (prepare_articles) on large corpora; prints articles/s.
+
+Text docs: the AllSides JSONL (``content_original``) from ../shared/eval/corpus/; HTML docs: the
+HTML pages under ../shared/eval/extraction/. Evaluation data comes from --eval-dir,
+$FPWATCH_EVAL_DIR or ../shared/eval, and the script skips cleanly when it is absent.
+
+Usage: .venv/bin/python bench/throughput.py [--eval-dir DIR] [--limit N] [--batch 500]
+The warehouse-load half is added by the flow owner as its own measure_* function in main().
+"""
+
+from __future__ import annotations
+
+import argparse
+import gzip
+import json
+import os
+import sys
+import time
+from pathlib import Path
+
+import polars as pl
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from transforms.articles import prepare_articles  # noqa: E402
+
+SCHEMA = {"source": pl.String, "kind": pl.String, "content": pl.String, "url": pl.String}
+
+
+def _eval_dir(arg: str | None) -> Path:
+    if arg:
+        return Path(arg)
+    if os.environ.get("FPWATCH_EVAL_DIR"):
+        return Path(os.environ["FPWATCH_EVAL_DIR"])
+    return Path(__file__).resolve().parents[2] / "shared" / "eval"
+
+
+def load_text_docs(eval_dir: Path, limit: int) -> pl.DataFrame:
+    """AllSides articles as text docs (source = URL, content = content_original)."""
+    rows = []
+    with gzip.open(eval_dir / "corpus" / "allsides_foreign_policy.jsonl.gz", "rt", encoding="utf-8") as fh:
+        for i, line in enumerate(fh):
+            if i >= limit:
+                break
+            rec = json.loads(line)
+            rows.append({"source": rec.get("url") or f"allsides/{i}", "kind": "text",
+                         "content": rec.get("content_original") or "", "url": rec.get("url")})
+    return pl.DataFrame(rows, schema=SCHEMA)
+
+
+def load_html_docs(eval_dir: Path, limit: int) -> pl.DataFrame:
+    """The evaluation HTML pages (newspaper4k + trafilatura_en) as html docs."""
+    paths = sorted((eval_dir / "extraction").glob("*/html/*.html"))[:limit]
+    return pl.DataFrame(
+        [{"source": str(p.relative_to(eval_dir)), "kind": "html",
+          "content": p.read_text(encoding="utf-8", errors="replace"), "url": None} for p in paths],
+        schema=SCHEMA,
+    )
+
+
+def measure_cleaning(docs: pl.DataFrame, batch: int) -> dict:
+    """Run prepare_articles over docs in batches of `batch`; articles/s and reject counts."""
+    t0 = time.perf_counter()
+    outs = [prepare_articles(docs.slice(i, batch)) for i in range(0, docs.height, batch)]
+    secs = time.perf_counter() - t0
+    out = pl.concat(outs) if outs else pl.DataFrame()
+    rejected = int(out["reject_reason"].is_not_null().sum()) if out.height else 0
+    return {"docs": docs.height, "seconds": secs, "articles_per_s": docs.height / secs if secs else 0.0,
+            "rejected": rejected, "words": int(out["word_count"].sum()) if out.height else 0}
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Print articles/s of the cleaning path for text and HTML docs; skip when data is absent."""
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--eval-dir")
+    ap.add_argument("--limit", type=int, default=6000, help="max docs per corpus (default: all)")
+    ap.add_argument("--batch", type=int, default=500, help="docs per prepare_articles call (flow batch size)")
+    args = ap.parse_args(argv)
+    eval_dir = _eval_dir(args.eval_dir)
+    if not (eval_dir / "corpus").is_dir() or not (eval_dir / "extraction").is_dir():
+        print(f"skipped: no evaluation data at {eval_dir}")
+        return 0
+    print(f"{'corpus':<28}{'docs':>7}{'seconds':>10}{'articles/s':>12}{'rejected':>10}{'words':>11}")
+    for name, docs in (("allsides (text)", load_text_docs(eval_dir, args.limit)),
+                       ("extraction pages (html)", load_html_docs(eval_dir, args.limit))):
+        r = measure_cleaning(docs, args.batch)
+        print(f"{name:<28}{r['docs']:>7}{r['seconds']:>10.1f}{r['articles_per_s']:>12.1f}"
+              f"{r['rejected']:>10}{r['words']:>11}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,342 @@
+"""Text-level cleaning and the one boilerplate stage that HTML and plain-text articles both pass.
+
+Pure: strings and Polars frames in, strings and frames out. The patterns live in
+``transforms/data/boilerplate.toml``; this module only decides *where* they apply:
+
+* strong rules drop a line anywhere (share bars, sign-ups, copyright footers, ...);
+* the trailing footer zone is cut from its topmost strong line down, so weak lines caught between
+  strong ones (publisher self-descriptions, app bullet lists) go too, while the story's last
+  paragraph, which is never a strong line, stays;
+* a "Related"/"Read more" head also takes the headline-like lines listed under it;
+* the headline, when given, is dropped wherever it is repeated, with the short category lines
+  right above its first occurrence;
+* lines learned as repeating across many articles of one publisher are strong lines too.
+
+Output paragraphs are separated by a single blank line. The stage only deletes text (lines, or
+fragments inside a line) and normalises whitespace and punctuation artefacts, and it is
+idempotent: ``strip_boilerplate(strip_boilerplate(t)) == strip_boilerplate(t)``.
+"""
+
+from __future__ import annotations
+
+import functools
+import re
+import tomllib
+from dataclasses import dataclass
+from pathlib import Path
+
+import polars as pl
+
+# A line with at most this many words and no sentence-final punctuation reads as a heading,
+# menu item or promo bullet, not a story sentence; used to let the footer scan pass over such
+# lines. 10 covers the promo bullets seen on news sites ("Take your reading anywhere with offline
+# reading functions") while a reporting sentence nearly always ends with punctuation.
+SHORT_LINE_MAX_WORDS = 10
+
+# Category/section labels above a headline are at most this long ("International relations",
+# "World | Asia"); measured on the seeds and the trafilatura_en pages.
+CATEGORY_MAX_WORDS = 4
+
+# Only this many lines before the headline's first occurrence are considered its header.
+HEADER_MAX_LINES = 6
+
+# Lines listed under a "Related"/"Read more" head that look like headlines (no final
+# punctuation, at most this many words) are taken with the head. 16 words covers long headlines.
+RELATED_ITEM_MAX_WORDS = 16
+
+# Learned boilerplate: a line recurring in this many distinct articles of one publisher group.
+# Two or three versions of the same wire story legitimately share paragraphs, so a line needs at
+# least 4 articles, and at least LEARNED_MIN_SHARE of the group when the group is large.
+LEARNED_MIN_DOCS = 4
+LEARNED_MIN_SHARE = 0.02
+# ...and must be short-ish: promos and footers are one or two sentences, story paragraphs longer.
+LEARNED_MAX_WORDS = 30
+
+# Upper bound on fixed-point passes of the punctuation normaliser (each pass only deletes).
+_MAX_PASSES = 8
+
+_SENTENCE_END = re.compile(r"[.!?…:;][\"”’')\]]*$")
+_BULLET = re.compile(r"^(?:[-–—•·*▪►▸>+]+\s*)+")
+_WORD = re.compile(r"\w+", re.UNICODE)
+_DATE_HEADER = re.compile(r"^\s*date\s+\d{4}-\d{2}-\d{2}(?=\s|$)\s*", re.IGNORECASE)
+_ZERO_WIDTH = re.compile("[\u200b\u200c\u200d\u2060\ufeff\u00ad]")
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\u2028\u2029]")
+_SPACES = re.compile(r"[ \t\u00a0\u2000-\u200a\u202f\u205f\u3000]+")
+
+
+# Package data shipped next to this module (the one disk read transforms may do).
+_DATA_DIR = Path(__file__).resolve().parent / "data"
+
+
+@dataclass(frozen=True)
+class _Rule:
+    name: str
+    regex: re.Pattern[str]
+    max_words: int
+    unless: re.Pattern[str] | None
+
+
+@dataclass(frozen=True)
+class _Rules:
+    line: tuple[_Rule, ...]
+    inline: tuple[_Rule, ...]
+    footer: tuple[_Rule, ...]
+    vocab: tuple[tuple[frozenset[str], int], ...]
+
+
+def _compile(entry: dict, default_max: int) -> _Rule:
+    flags = 0 if entry.get("case_sensitive") else re.IGNORECASE
+    unless = entry.get("unless")
+    return _Rule(
+        name=entry["name"],
+        regex=re.compile(entry["pattern"], flags),
+        max_words=int(entry.get("max_words", default_max)),
+        unless=re.compile(unless, re.IGNORECASE) if unless else None,
+    )
+
+
+@functools.cache
+def load_rules() -> _Rules:
+    """Load and compile ``transforms/data/boilerplate.toml`` (cached)."""
+    raw = (_DATA_DIR / "boilerplate.toml").read_text(encoding="utf-8")
+    data = tomllib.loads(raw)
+    vocab = tuple(
+        (frozenset(w.lower() for w in v["words"]), int(v.get("max_words", 10)))
+        for v in data.get("vocab", {}).values()
+    )
+    return _Rules(
+        line=tuple(_compile(e, 40) for e in data.get("line", [])),
+        inline=tuple(_compile(e, 10_000) for e in data.get("inline", [])),
+        footer=tuple(_compile(e, 10_000) for e in data.get("footer", [])),
+        vocab=vocab,
+    )
+
+
+# ---------------------------------------------------------------------------- normalisation
+_PUNCT_HINT = re.compile(r"\s[,;.]|[,;.]\s*[,;.]|^[,;.]")
+_PUNCT_FIXES = (
+    (re.compile(r"\s+([,;])"), r"\1"),  # "word ," -> "word,"
+    (re.compile(r"(?<=[\w\"”’')\]])\s+\.(?=\s|$)"), "."),  # "word ." -> "word."
+    (re.compile(r"\.(?:\s*\.)?\s*,"), ","),  # "Strait. , according" -> "Strait, according"
+    (re.compile(r"(?<=[\w\"”’')\]])\.\s+\.(?=\s|$)"), "."),  # "Trump. ." -> "Trump."
+    (re.compile(r"([,;])(?:\s*[,;])+"), r"\1"),  # ", ," -> ","
+    (re.compile(r"^[,;.]\s*(?=\w)"), ""),  # stray leading punctuation
+)
+
+
+def _normalize_line(line: str) -> str:
+    line = _SPACES.sub(" ", line).strip()
+    if not _PUNCT_HINT.search(line):
+        return line
+    for _ in range(_MAX_PASSES):
+        before = line
+        for regex, repl in _PUNCT_FIXES:
+            line = regex.sub(repl, line)
+        line = _SPACES.sub(" ", line).strip()
+        if line == before:
+            break
+    return line
+
+
+@functools.lru_cache(maxsize=256)  # metadata clues and the cleaner read the same text several times
+def normalize_text(text: str) -> str:
+    """Text-level cleaner for plain-text input: drop the ' date YYYY-MM-DD' header, control and
+    zero-width characters, collapse whitespace and punctuation artefacts; one line per paragraph."""
+    text = text.replace("\r\n", "\n").replace("\r", "\n")
+    while _DATE_HEADER.match(text):
+        text = _DATE_HEADER.sub("", text, count=1)
+    text = _ZERO_WIDTH.sub("", text)
+    text = _CONTROL.sub(" ", text)
+    lines = (_normalize_line(line) for line in text.split("\n"))
+    return "\n".join(line for line in lines if line)
+
+
+# ---------------------------------------------------------------------------- line classes
+def line_key(line: str) -> str:
+    """Comparison key of a line: lower-cased word tokens (punctuation and bullets ignored)."""
+    return " ".join(_WORD.findall(line.lower()))
+
+
+def _core(line: str) -> str:
+    return _BULLET.sub("", line).strip()
+
+
+def _n_words(line: str) -> int:
+    return len(line.split())
+
+
+def _vocab_line(core: str, rules: _Rules) -> bool:
+    tokens = re.findall(r"[\w&|+'’-]+", core.lower())
+    if not tokens:
+        return False
+    return any(len(tokens) <= limit and all(t in words for t in tokens) for words, limit in rules.vocab)
+
+
+def _rule_hit(rules: tuple[_Rule, ...], core: str, n_words: int) -> str | None:
+    for rule in rules:
+        if n_words > rule.max_words:
+            continue
+        if rule.regex.fullmatch(core) and not (rule.unless and rule.unless.search(core)):
+            return rule.name
+    return None
+
+
+def classify_line(line: str, learned: frozenset[str] = frozenset()) -> str | None:
+    """Name of the strong boilerplate rule a line matches ('learned', 'vocab', a rule name) or None."""
+    core = _core(line)
+    if not _WORD.search(core):
+        return "no_words"
+    if learned and line_key(core) in learned:
+        return "learned"
+    rules = load_rules()
+    if _vocab_line(core, rules):
+        return "vocab"
+    return _rule_hit(rules.line, core, _n_words(core))
+
+
+def _is_short_nonsentence(line: str, max_words: int) -> bool:
+    core = _core(line)
+    return _n_words(core) <= max_words and not _SENTENCE_END.search(core)
+
+
+def _is_weak(line: str) -> bool:
+    core = _core(line)
+    if _is_short_nonsentence(core, SHORT_LINE_MAX_WORDS):
+        return True
+    return _rule_hit(load_rules().footer, core, _n_words(core)) is not None
+
+
+def _strip_inline(line: str) -> str:
+    for rule in load_rules().inline:
+        line = rule.regex.sub(" ", line)
+    return _normalize_line(line)
+
+
+# ---------------------------------------------------------------------------- the stage
+def _footer_cut(lines: list[str], strong: list[str | None]) -> int:
+    """Index where the trailing footer zone starts (len(lines) when there is none)."""
+    cut = len(lines)
+    for i in range(len(lines) - 1, -1, -1):
+        if strong[i]:
+            cut = i
+        elif not _is_weak(lines[i]):
+            break
+    return cut
+
+
+def _related_blocks(lines: list[str], strong: list[str | None]) -> set[int]:
+    """Headline-like lines listed under a 'Related'/'Read more' head."""
+    drop: set[int] = set()
+    for i, name in enumerate(strong):
+        if name != "related_read_more":
+            continue
+        j = i + 1
+        while j < len(lines) and (
+            strong[j] or _is_short_nonsentence(lines[j], RELATED_ITEM_MAX_WORDS)
+        ):
+            drop.add(j)
+            j += 1
+    return drop
+
+
+def _header_drop(lines: list[str], title_key: str) -> set[int]:
+    """The headline wherever repeated, and category labels right above its first occurrence."""
+    hits = [i for i, line in enumerate(lines) if line_key(line) == title_key]
+    if not hits:
+        return set()
+    drop = set(hits)
+    first = hits[0]
+    if first < HEADER_MAX_LINES:
+        for i in range(first):
+            if _is_short_nonsentence(lines[i], CATEGORY_MAX_WORDS):
+                drop.add(i)
+    return drop
+
+
+def strip_boilerplate(
+    text: str, *, title: str | None = None, learned: frozenset[str] = frozenset()
+) -> str:
+    """Remove boilerplate lines and fragments from a normalised text; paragraphs joined by one blank line."""
+    # Removing a line can expose another (a header line now first, a footer now last); each pass
+    # only deletes, so repeating to a fixed point is cheap and makes the stage idempotent.
+    out = _strip_once(text, title, learned)
+    for _ in range(_MAX_PASSES):
+        again = _strip_once(out, title, learned)
+        if again == out:
+            break
+        out = again
+    return out
+
+
+def _strip_once(text: str, title: str | None, learned: frozenset[str]) -> str:
+    while _DATE_HEADER.match(text):
+        text = _DATE_HEADER.sub("", text, count=1)
+    lines = [line for line in (_normalize_line(x) for x in text.split("\n")) if line]
+    strong = [classify_line(line, learned) for line in lines]
+    keep = [True] * len(lines)
+    for i in range(_footer_cut(lines, strong), len(lines)):
+        keep[i] = False
+    for i in _related_blocks(lines, strong):
+        keep[i] = False
+    for i, name in enumerate(strong):
+        if name:
+            keep[i] = False
+    title_key = line_key(title) if title else ""
+    if title_key:
+        for i in _header_drop(lines, title_key):
+            keep[i] = False
+    out: list[str] = []
+    for line, k in zip(lines, keep):
+        if not k:
+            continue
+        line = _strip_inline(line)
+        if line and _WORD.search(line) and not classify_line(line, learned):
+            if title_key and line_key(line) == title_key:
+                continue
+            out.append(line)
+    return "\n\n".join(out)
+
+
+def clean_text(
+    text: str, *, title: str | None = None, learned: frozenset[str] = frozenset()
+) -> str:
+    """Plain-text path: ``normalize_text`` then ``strip_boilerplate``; returns the clean body."""
+    return strip_boilerplate(normalize_text(text), title=title, learned=learned)
+
+
+# ---------------------------------------------------------------------------- batch learning
+def learn_repeated_lines(docs: pl.DataFrame) -> pl.DataFrame:
+    """docs: group (str), text (str, one paragraph per line) -> group, line_key, n_docs: short
+    lines recurring in many articles of the same group (learned boilerplate)."""
+    if docs.height == 0:
+        return pl.DataFrame(schema={"group": pl.String, "line_key": pl.String, "n_docs": pl.UInt32})
+    frame = (
+        docs.select(
+            pl.col("group").fill_null(""),
+            pl.int_range(pl.len()).alias("_doc"),
+            pl.col("text").fill_null("").str.split("\n").alias("line"),
+        )
+        .explode("line")
+        .with_columns(
+            pl.col("line")
+            .str.to_lowercase()
+            .str.extract_all(r"\w+")
+            .list.join(" ")
+            .alias("line_key")
+        )
+        .with_columns(pl.col("line_key").str.count_matches(" ").add(1).alias("_words"))
+        .filter((pl.col("line_key") != "") & (pl.col("_words") <= LEARNED_MAX_WORDS))
+        .unique(["_doc", "line_key"])
+    )
+    sizes = docs.select(pl.col("group").fill_null("")).group_by("group").agg(pl.len().alias("_size"))
+    return (
+        frame.group_by("group", "line_key")
+        .agg(pl.len().cast(pl.UInt32).alias("n_docs"))
+        .join(sizes, on="group")
+        .filter(
+            (pl.col("n_docs") >= LEARNED_MIN_DOCS)
+            & (pl.col("n_docs") >= pl.col("_size") * LEARNED_MIN_SHARE)
+        )
+        .select("group", "line_key", "n_docs")
+        .sort("group", "n_docs", "line_key", descending=[False, True, False])
+    )
