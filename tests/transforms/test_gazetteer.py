@@ -1,0 +1,96 @@
+"""Gazetteer data and matcher: coverage, stable ids, aliases the seeds rely on."""
+
+import re
+
+import pycountry
+import pytest
+
+from transforms.gazetteer import DEMONYM, METONYM, NAME, load_gazetteer, normalize_key
+
+G20 = ["ARG", "AUS", "BRA", "CAN", "CHN", "FRA", "DEU", "IND", "IDN", "ITA", "JPN", "KOR",
+       "MEX", "RUS", "SAU", "ZAF", "TUR", "GBR", "USA"]
+
+
+@pytest.fixture(scope="module")
+def gaz():
+    return load_gazetteer()
+
+
+def _ids(gaz, text):
+    return [(m.surface, m.entries[0].entity_id, m.alias_kind) for m in gaz.find(text)]
+
+
+def test_every_iso_country_has_a_stable_id(gaz):
+    for country in pycountry.countries:
+        ent = gaz.entity("fp:country/" + country.alpha_3)
+        assert ent is not None, country.alpha_3
+        assert ent.country_code == country.alpha_3
+        assert ent.entity_type == "GPE"
+
+
+def test_wikidata_ids_are_well_formed_and_unique(gaz):
+    qids = [e.wikidata_id for e in gaz.entities.values() if e.wikidata_id]
+    assert len(qids) > 250
+    assert all(re.fullmatch(r"Q\d+", q) for q in qids)
+    assert len(qids) == len(set(qids))
+    assert gaz.entity("fp:country/USA").wikidata_id == "Q30"
+    assert gaz.entity("fp:person/joe-biden").wikidata_id == "Q6279"
+
+
+def test_g20_leaders_and_foreign_ministers_are_curated(gaz):
+    people = [e for e in gaz.entities.values() if e.kind == "person"]
+    for iso3 in G20:
+        offices = " ".join(o for p in people if p.country_code == iso3 for o in p.offices)
+        assert re.search(r"President|Prime Minister|Chancellor|King", offices), iso3
+        assert re.search(r"Foreign|Secretary of State|External Affairs", offices), iso3
+
+
+@pytest.mark.parametrize(
+    "text, entity_id, kind",
+    [
+        ("U.S.", "fp:country/USA", NAME),
+        ("US", "fp:country/USA", NAME),
+        ("United States", "fp:country/USA", NAME),
+        ("Britain", "fp:country/GBR", NAME),
+        ("UK", "fp:country/GBR", NAME),
+        ("British", "fp:country/GBR", DEMONYM),
+        ("Japanese", "fp:country/JPN", DEMONYM),
+        ("Washington", "fp:country/USA", METONYM),
+        ("Tokyo", "fp:country/JPN", METONYM),
+        ("G-7", "fp:org/g7", NAME),
+        ("Group of Seven", "fp:org/g7", NAME),
+        ("Association of Southeast Asian Nations", "fp:org/asean", NAME),
+        ("Republic of Korea", "fp:country/KOR", NAME),
+        ("State Department", "fp:ministry/usa-state", NAME),
+        ("Hayashi Yoshimasa", "fp:person/yoshimasa-hayashi", NAME),
+    ],
+)
+def test_aliases(gaz, text, entity_id, kind):
+    assert _ids(gaz, f"Said {text} today.") == [(text, entity_id, kind)]
+
+
+def test_matches_inside_hyphenated_compounds_and_headlines(gaz):
+    found = _ids(gaz, "the U.S.-Japan alliance; US-Japan-Republic of Korea talks; JAPAN BEAT CHINA")
+    assert [f[1] for f in found] == ["fp:country/USA", "fp:country/JPN", "fp:country/USA",
+                                     "fp:country/JPN", "fp:country/KOR", "fp:country/JPN",
+                                     "fp:country/CHN"]
+
+
+def test_no_match_inside_words_or_other_names(gaz):
+    assert _ids(gaz, "Indo-Pacific strategy, Usonian, the USS Ronald, Germanic") == []
+
+
+def test_no_break_space_between_names(gaz):
+    assert _ids(gaz, "Antony\u00a0Blinken") == [("Antony\u00a0Blinken", "fp:person/antony-blinken", NAME)]
+
+
+def test_lookup_is_case_and_accent_insensitive(gaz):
+    assert gaz.lookup("the pentagon") or gaz.lookup("Pentagon")
+    assert normalize_key("Recep Tayyip Erdoğan") == normalize_key("recep tayyip erdogan")
+    assert gaz.lookup("RECEP TAYYIP ERDOGAN")[0].entity_id == "fp:person/recep-tayyip-erdogan"
+
+
+def test_roles_and_junk_are_loaded(gaz):
+    assert gaz.roles["Secretary of State"] == "Secretary of State"
+    assert gaz.roles["Defence Minister"] == "Defense Minister"
+    assert {"State", "Saturday", "Twitter"} <= gaz.junk
