@@ -3,11 +3,6 @@
 from __future__ import annotations
 
 import os
-
-# Offline by default: no Prefect telemetry or analytics heartbeat (they only log DNS errors here).
-os.environ.setdefault("DO_NOT_TRACK", "1")
-os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
-
 import shutil
 import sys
 from pathlib import Path
@@ -61,6 +56,10 @@ def run(
 def sql(
     query: Annotated[Optional[str], typer.Argument(help="SQL to run; omit for an interactive DuckDB shell.")] = None,
     warehouse: WarehouseOpt = None,
+    output: Annotated[
+        Optional[str],
+        typer.Option("--format", "-f", help="table, csv, json or markdown [default: table on a terminal, else csv]."),
+    ] = None,
 ) -> None:
     """Query the warehouse read-only (safe while runs write).
 
@@ -79,19 +78,48 @@ def sql(
         if not shell:
             _fail("no duckdb shell found: `pip install duckdb-cli==1.5.6`, or pass a query")
         os.execv(shell, [shell, "-readonly", str(store.db_path)])
+    output = output or ("table" if sys.stdout.isatty() else "csv")
+    if output not in {"table", "csv", "json", "markdown"}:
+        _fail(f"unknown --format {output!r}: use table, csv, json or markdown", 2)
     try:
         con = duckdb.connect(str(store.db_path), read_only=True)
         result = con.sql(query)
+        frame = result.pl() if result is not None else None
     except duckdb.Error as exc:
         _fail(str(exc).splitlines()[0])
-    if result is None:
+    if frame is None:
         return
-    frame = result.pl()
-    table = Table(*frame.columns)
-    for row in frame.iter_rows():
-        table.add_row(*["" if v is None else str(v) for v in row])
-    Console().print(table)
-    console.print(f"{frame.height} rows")
+    if output == "csv":
+        sys.stdout.write(_flatten_nested(frame).write_csv())
+    elif output == "json":
+        sys.stdout.write(frame.write_json() + "\n")
+    elif output == "markdown":
+        import polars as pl
+
+        with pl.Config(tbl_formatting="MARKDOWN", tbl_hide_dataframe_shape=True, tbl_hide_column_data_types=True,
+                       tbl_rows=-1, tbl_cols=-1, fmt_str_lengths=10_000, tbl_width_chars=60_000):
+            print(frame)
+    else:
+        table = Table(*frame.columns)
+        for row in frame.iter_rows():
+            table.add_row(*["" if v is None else str(v) for v in row])
+        Console().print(table)
+        console.print(f"{frame.height} rows")
+
+
+def _flatten_nested(frame):
+    """CSV has no lists or structs: lists become '; '-joined text, structs JSON."""
+    import polars as pl
+
+    exprs = []
+    for name, dtype in frame.schema.items():
+        if isinstance(dtype, (pl.List, pl.Array)):
+            exprs.append(pl.col(name).cast(pl.List(pl.Utf8)).list.join("; "))
+        elif isinstance(dtype, pl.Struct):
+            exprs.append(pl.col(name).struct.json_encode())
+        else:
+            exprs.append(pl.col(name))
+    return frame.select(exprs)
 
 
 @app.command()
@@ -110,6 +138,96 @@ def migrate(warehouse: WarehouseOpt = None) -> None:
         _fail(str(exc))
     console.print(f"warehouse catalogue up to date: {store.db_path}")
 
+
+def _print_run_summary(summary: dict) -> None:
+    table = Table(title=f"fpwatch {summary['flow']} {summary['run_id']}", show_header=False)
+    for label, key in [
+        ("status", "status"), ("articles in", "articles_in"), ("articles written", "articles_written"),
+        ("duplicates", "duplicates"), ("rejected", "rejects"),
+    ]:
+        table.add_row(label, str(summary.get(key)))
+    days = summary.get("partitions") or []
+    table.add_row("partitions", f"{len(days)}: {days[0]} .. {days[-1]}" if days else "-")
+    Console().print(table)
+
+
+@app.command()
+def serve(warehouse: WarehouseOpt = None) -> None:
+    """Serve the ingest, backfill and reprocess deployments against PREFECT_API_URL (until Ctrl-C).
+
+    Example: PREFECT_API_URL=http://127.0.0.1:4200/api fpwatch serve --warehouse /srv/fpwatch
+    """
+    from flows.deployments import serve_all
+    from flows.settings import get_settings
+
+    settings = get_settings()
+    if warehouse:
+        settings = settings.model_copy(update={"warehouse": warehouse})
+    if not os.environ.get("PREFECT_API_URL"):
+        console.print(
+            "[yellow]warning:[/yellow] PREFECT_API_URL is not set: serving against a temporary local server "
+            "(start one with `prefect server start` and export PREFECT_API_URL=http://127.0.0.1:4200/api)"
+        )
+    serve_all(settings)
+
+
+@app.command()
+def backfill(
+    start: Annotated[str, typer.Option("--start", help="First day partition, YYYY-MM-DD.")],
+    end: Annotated[str, typer.Option("--end", help="Last day partition (included), YYYY-MM-DD.")],
+    source: Annotated[Optional[list[str]], typer.Option("--source", help="Only this outlet or publisher (repeatable).")] = None,
+    mode: Annotated[str, typer.Option("--mode", help="reprocess (stored raw inputs) or refetch (download again).")] = "reprocess",
+    warehouse: WarehouseOpt = None,
+) -> None:
+    """Rebuild the day partitions from --start to --end, one day at a time.
+
+    Example: fpwatch backfill --start 2024-01-01 --end 2024-01-31 --mode reprocess
+    """
+    from flows.backfill import BackfillError, backfill_flow, plan_days
+    from flows.reports import DataChecksFailed
+    from flows.settings import get_settings
+
+    try:
+        plan_days(start, end, mode, get_settings())  # fail fast with one line, before Prefect starts
+        summary = backfill_flow(start=start, end=end, sources=source or None, mode=mode,
+                                warehouse=str(warehouse) if warehouse else None)
+    except (BackfillError, DataChecksFailed) as exc:
+        _fail(str(exc), 2 if isinstance(exc, BackfillError) else 1)
+    _print_run_summary(summary)
+
+
+@app.command()
+def reprocess(
+    start: Annotated[Optional[str], typer.Option("--start", help="First day partition, YYYY-MM-DD (default: oldest).")] = None,
+    end: Annotated[Optional[str], typer.Option("--end", help="Last day partition, YYYY-MM-DD (default: newest).")] = None,
+    source: Annotated[Optional[list[str]], typer.Option("--source", help="Only this outlet or publisher (repeatable).")] = None,
+    all_partitions: Annotated[bool, typer.Option("--all", help="Rebuild every partition, not only outdated ones.")] = False,
+    warehouse: WarehouseOpt = None,
+) -> None:
+    """Re-run the transforms over stored raw inputs of partitions an older pipeline version wrote.
+
+    Example: fpwatch reprocess --start 2024-01-01
+    """
+    from flows.backfill import BackfillError
+    from flows.reports import DataChecksFailed
+    from flows.reprocess import reprocess_flow
+
+    try:
+        summary = reprocess_flow(start=start, end=end, sources=source or None, only_outdated=not all_partitions,
+                                 warehouse=str(warehouse) if warehouse else None)
+    except (BackfillError, DataChecksFailed) as exc:
+        _fail(str(exc), 2 if isinstance(exc, BackfillError) else 1)
+    _print_run_summary(summary)
+
+
+def _register_fetch() -> None:
+    # flows/fetch.py owns its options (typer signature); registering it imports Prefect, ~1 s.
+    from flows.fetch import fetch_command
+
+    app.command("fetch")(fetch_command)
+
+
+_register_fetch()
 
 if __name__ == "__main__":
     app()

@@ -25,6 +25,9 @@ MAX_CHAOS = 0.35
 #: UTF-16 text is full of NUL bytes; its byte-order mark says it is text, not binary.
 UTF16_BOMS = (b"\xff\xfe", b"\xfe\xff")
 
+#: Single-byte codepages that charset_normalizer confuses with cp1252 on short Western texts.
+SINGLE_BYTE_EUROPEAN = {"cp1250", "cp1257", "iso8859_2", "iso8859_4", "iso8859_13", "iso8859_15", "latin_1", "mac_latin2"}
+
 DOCUMENT_SCHEMA = {
     "source": pl.Utf8,
     "kind": pl.Utf8,
@@ -83,6 +86,13 @@ def decode_bytes(data: bytes) -> tuple[str | None, str]:
     best = from_bytes(data).best()
     if best is None or best.chaos > MAX_CHAOS:
         return None, ""
+    if best.encoding in SINGLE_BYTE_EUROPEAN:
+        # Short Western texts are often scored as Central European (e.g. "è" read as "č" in cp1250);
+        # cp1252, the most common legacy encoding of English-language news, wins when it reads them.
+        try:
+            return data.decode("cp1252"), "cp1252"
+        except UnicodeDecodeError:
+            pass
     return str(best), best.encoding
 
 

@@ -103,7 +103,7 @@ def _first_seen(warehouse: Warehouse, ids: list[str]) -> pl.DataFrame:
         warehouse.scan("raw_inputs")
         .filter(pl.col("article_id").is_in(ids))
         .group_by("article_id")
-        .agg(pl.col("first_seen_at").min().alias("old_first_seen"))
+        .agg(pl.col("first_seen_at").min().dt.convert_time_zone("UTC").alias("old_first_seen"))
         .collect()
     )
 
@@ -128,28 +128,32 @@ def _entity_lists(mentions: pl.DataFrame) -> pl.DataFrame:
     return mentions.group_by("article_id").agg(pl.col("entity_id").unique().sort().alias("entity_ids"))
 
 
-def _story_history(warehouse: Warehouse, start: dt.date, end: dt.date, exclude: list[str]) -> pl.DataFrame:
-    """Articles already in the warehouse between start and end (the open-story window)."""
+def _story_history(warehouse: Warehouse, days: set[dt.date], window: dt.timedelta, exclude: list[str]) -> pl.DataFrame:
+    """Articles already in the warehouse within `window` of any of `days` (the open-story window).
+
+    Only the partitions around the batch's own dates are read, never the whole warehouse.
+    """
+    wanted = sorted({d + dt.timedelta(days=k) for d in days for k in range(-window.days, window.days + 1)})
     history = (
         warehouse.scan("articles")
-        .filter(pl.col("partition_date").is_between(start, end) & ~pl.col("article_id").is_in(exclude))
+        .filter(pl.col("partition_date").is_in(wanted) & ~pl.col("article_id").is_in(exclude))
         .filter(pl.col("story_id").is_not_null())
         .select(
             "article_id", "title", "body", "publisher", "duplicate_of", "story_id",
-            pl.coalesce("published_date", "partition_date").alias("date"),
+            pl.col("published_date").alias("date"), "partition_date",
         )
         .collect()
     )
     if history.is_empty():
-        return history.with_columns(pl.lit([], dtype=pl.List(pl.Utf8)).alias("entity_ids"))
+        return history.drop("partition_date").with_columns(pl.lit([], dtype=pl.List(pl.Utf8)).alias("entity_ids"))
     ids = history["article_id"].to_list()
     mentions = (
         warehouse.scan("mentions")
-        .filter(pl.col("partition_date").is_between(start, end) & pl.col("article_id").is_in(ids))
+        .filter(pl.col("partition_date").is_in(wanted) & pl.col("article_id").is_in(ids))
         .select("article_id", "entity_id")
         .collect()
     )
-    return history.join(_entity_lists(mentions), on="article_id", how="left").with_columns(
+    return history.drop("partition_date").join(_entity_lists(mentions), on="article_id", how="left").with_columns(
         pl.col("entity_ids").fill_null(pl.lit([], dtype=pl.List(pl.Utf8)))
     )
 
@@ -185,12 +189,16 @@ def link_articles(
     dups = find_duplicates(articles.select("article_id", "body", "sort_key"), signatures, candidates)
     articles = articles.join(dups.select("article_id", "duplicate_of"), on="article_id", how="left")
 
-    dates = articles.select(date.alias("d"))["d"]
+    # Stories compare articles by their published date; an undated article's first-seen day says
+    # little about the event, so it goes in undated and may join a story of any date in the pool.
     window = dt.timedelta(days=settings.story_window_days)
-    history = _story_history(warehouse, dates.min() - window, dates.max() + window, ids)
+    days = set(articles["published_date"].drop_nulls().unique().to_list())
+    if articles["published_date"].null_count():
+        days.add(today)
+    history = _story_history(warehouse, days, window, ids)
     new = (
         articles.select(
-            "article_id", "title", "body", "publisher", "duplicate_of", date.alias("date"),
+            "article_id", "title", "body", "publisher", "duplicate_of", pl.col("published_date").alias("date"),
             pl.col("old_story").alias("story_id"),
         )
         .join(_entity_lists(mentions), on="article_id", how="left")
@@ -266,7 +274,10 @@ def _update_stories(warehouse: Warehouse, articles: pl.DataFrame, run: RunContex
         .select("article_id", "story_id", "title", "publisher", pl.coalesce("published_date", "partition_date").alias("date"))
         .collect()
     )
-    summary = summarize_stories(members) if members.height else members.clear()
+    summary = summarize_stories(members) if members.height else pl.DataFrame(schema={"story_id": pl.Utf8})
+    if summary.height and "last_published" not in summary.columns:
+        last = members.group_by("story_id").agg(pl.col("date").max().alias("last_published"))
+        summary = summary.join(last, on="story_id", how="left")
     gone = touched - set(summary["story_id"].to_list() if summary.height else [])
     if summary.height:
         lineage = {"run_id": pl.lit(run.run_id), "pipeline_version": pl.lit(PIPELINE_VERSION)}

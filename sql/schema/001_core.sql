@@ -150,6 +150,7 @@ comment on column article_topics.pipeline_version is 'Pipeline version of that r
 create table article_signatures (
     article_id       varchar not null,
     content_hash     varchar,
+    minhash          uinteger[],
     band_keys        ubigint[],
     sort_key         varchar,
     partition_date   date not null,
@@ -159,6 +160,7 @@ create table article_signatures (
 comment on table article_signatures is 'Near-duplicate keys of each article (MinHash LSH bands), used to find copies across runs. Partitioned like articles.';
 comment on column article_signatures.article_id is 'The article.';
 comment on column article_signatures.content_hash is 'Hash of the normalised body.';
+comment on column article_signatures.minhash is 'MinHash of the body''s content-word bigrams (datasketch), to estimate Jaccard similarity.';
 comment on column article_signatures.band_keys is 'One hash per LSH band of the body''s MinHash: articles sharing a key are near-duplicate candidates.';
 comment on column article_signatures.sort_key is 'Orders articles earliest first (date, then id): the earliest of a group is the original.';
 comment on column article_signatures.partition_date is 'Partition of the article.';
