@@ -134,6 +134,8 @@ create table article_topics (
     topic            varchar not null,
     score            double not null,
     evidence         varchar,
+    matched_cues     varchar[],
+    rank             integer,
     partition_date   date not null,
     run_id           varchar,
     pipeline_version varchar
@@ -143,6 +145,8 @@ comment on column article_topics.article_id is 'The article.';
 comment on column article_topics.topic is 'Topic key from the topics table.';
 comment on column article_topics.score is 'Confidence in 0..1; score >= 0.5 is a confident assignment.';
 comment on column article_topics.evidence is 'The sentence or phrases of the article that triggered the topic.';
+comment on column article_topics.matched_cues is 'Cue phrases of the taxonomy that matched, strongest first (lower-cased).';
+comment on column article_topics.rank is '1 for the article''s top topic, 2 for the next, ...';
 comment on column article_topics.partition_date is 'Partition of the article.';
 comment on column article_topics.run_id is 'Run that wrote this row.';
 comment on column article_topics.pipeline_version is 'Pipeline version of that run.';
