@@ -91,6 +91,8 @@ _TRAILING_NUMBER_RE = re.compile(r" [+(]?\d[\d.,:/-]*(?:st|nd|rd|th|s)?\)?$")
 # "New York-based", "U.S.-led": a place or group named as the first half of a compound
 # adjective is a modifier (CoNLL's MISC), not a mention of the place as such.
 _MODIFIER_SUFFIX_RE = re.compile(r"-(?:based|led|backed|born|sponsored|brokered|owned|run|made|bound|registered|listed|style)\b")
+# Icon names left in extracted pages ("ChevronIcon", "LinkedinIcon Mail").
+_FURNITURE_RE = re.compile(r"[a-z](?:Icon|Logo|Svg)\b")
 _URLISH_RE = re.compile(r"[@#/]|https?:|www\.|\.com\b|pic\.twitter")
 # Mentions per NER label are only trusted when they carry a capital letter somewhere.
 _HAS_UPPER_RE = re.compile(r"[A-Z]")
@@ -415,6 +417,7 @@ def _clean_ner_span(body: str, s: int, e: int, label: str, gaz: Gazetteer):
         e - s < 2
         or text in gaz.junk
         or _URLISH_RE.search(text)
+        or _FURNITURE_RE.search(text)
         or not _HAS_UPPER_RE.search(text)
         or text.replace(" ", "").isdigit()
     ):
