@@ -8,12 +8,13 @@ what the warehouse already holds (duplicates, stories), one task writes the part
 from __future__ import annotations
 
 import datetime as dt
+import os
 import time
 from dataclasses import dataclass, field
 from functools import lru_cache
 
 import polars as pl
-from prefect import task
+from prefect import flow, task
 from prefect.cache_policies import NO_CACHE
 from prefect.logging import get_run_logger
 
@@ -32,6 +33,10 @@ from transforms.topics import load_taxonomy, score_topics, taxonomy_frame
 #: Below this many articles spaCy's multiprocessing costs more (each worker loads the model, ~2 s)
 #: than it saves; above it two processes nearly double NER throughput on this 2-core machine.
 MIN_ARTICLES_FOR_NER_PROCESSES = 400
+
+#: Worker processes for transforms when there are several batches: one per core, at most 2 on
+#: this machine (24 GB leaves room for more on bigger ones: set FPWATCH_TRANSFORM_WORKERS).
+MAX_AUTO_WORKERS = 2
 
 PARTITIONED_OUTPUTS = ("raw_inputs", "mentions", "article_topics", "article_signatures", "articles")
 
@@ -55,9 +60,45 @@ def _nlp(model: str | None):
 
 
 def _ner_processes(settings: Settings, n_articles: int) -> int:
-    if n_articles < MIN_ARTICLES_FOR_NER_PROCESSES:
+    if settings.ner_processes == 1 or n_articles < MIN_ARTICLES_FOR_NER_PROCESSES:
         return 1
     return settings.ner_processes or 2
+
+
+def _transform_workers(settings: Settings, n_batches: int) -> int:
+    if n_batches < 2:
+        return 1
+    wanted = settings.transform_workers or min(MAX_AUTO_WORKERS, os.cpu_count() or 1)
+    return max(1, min(wanted, n_batches))
+
+
+def transform_in_parallel(batches: list[pl.DataFrame], settings: Settings, workers: int) -> list[BatchResult]:
+    """Transform batches in `workers` processes (a Dask cluster), each loading spaCy once.
+
+    Each batch is still one Prefect task run; the processes only let the two cores work at once
+    (spaCy, trafilatura and the cleaners hold the GIL most of the time, so threads would not).
+    """
+    from prefect_dask import DaskTaskRunner
+
+    runner = DaskTaskRunner(
+        cluster_kwargs={"n_workers": workers, "threads_per_worker": 1, "processes": True, "dashboard_address": None}
+    )
+    single = settings.model_copy(update={"ner_processes": 1})
+    return _transform_subflow.with_options(task_runner=runner)(batches, single)
+
+
+@flow(name="transform-batches", log_prints=True)
+def _transform_subflow(batches: list[pl.DataFrame], settings: Settings) -> list[BatchResult]:
+    logger = get_run_logger()
+    futures = [transform_batch.submit(batch, settings) for batch in batches]
+    total = sum(b.height for b in batches)
+    started, done = time.monotonic(), 0
+    for i, future in enumerate(futures, start=1):
+        future.wait()
+        done += batches[i - 1].height
+        rate = done / max(time.monotonic() - started, 1e-9)
+        logger.info("transformed batch %d/%d: %d/%d documents (%.1f/s)", i, len(batches), done, total, rate)
+    return [f.result() for f in futures]
 
 
 def assign_ids(docs: pl.DataFrame) -> pl.DataFrame:
@@ -309,15 +350,18 @@ def ingest_documents(docs: pl.DataFrame, *, settings: Settings, run: RunContext)
     docs = assign_ids(docs)
     run.articles_in += docs.height
     results: list[BatchResult] = []
-    n_batches = max(1, -(-docs.height // settings.batch_size))
-    started = time.monotonic()
-    done = 0
-    for i, offset in enumerate(range(0, docs.height, settings.batch_size), start=1):
-        batch = docs.slice(offset, settings.batch_size)
-        results.append(transform_batch(batch, settings))
-        done += batch.height
-        rate = done / max(time.monotonic() - started, 1e-9)
-        logger.info("transformed batch %d/%d: %d/%d documents (%.1f/s)", i, n_batches, done, docs.height, rate)
+    batches = [docs.slice(offset, settings.batch_size) for offset in range(0, docs.height, settings.batch_size)]
+    workers = _transform_workers(settings, len(batches))
+    if workers > 1:
+        results = transform_in_parallel(batches, settings, workers)
+    else:
+        started = time.monotonic()
+        done = 0
+        for i, batch in enumerate(batches, start=1):
+            results.append(transform_batch(batch, settings))
+            done += batch.height
+            rate = done / max(time.monotonic() - started, 1e-9)
+            logger.info("transformed batch %d/%d: %d/%d documents (%.1f/s)", i, len(batches), done, docs.height, rate)
     for result in results:
         run.rejects.extend(result.rejects)
     articles = pl.concat([r.articles for r in results], how="diagonal_relaxed") if results else pl.DataFrame()
