@@ -12,7 +12,8 @@ from prefect.logging import get_run_logger
 
 from flows.files import discover_files, read_files
 from flows.pipeline import ingest_documents
-from flows.runs import RunContext, finish_run, start_run
+from flows.reports import close_run, fail_run
+from flows.runs import RunContext, start_run
 from flows.settings import Settings, get_settings
 from flows.warehouse import Warehouse
 
@@ -44,9 +45,9 @@ def run_flow(paths: list[str] | None = None, warehouse: str | None = None) -> di
         logger.info("read %d documents, %d rejected while reading", docs.height, len(run.rejects))
         ingest_documents(docs, settings=settings, run=run)
     except Exception as exc:
-        finish_run(run, "failed", f"{type(exc).__name__}: {exc}")
+        fail_run(run, exc)
         raise
-    summary = finish_run(run, "completed")
+    summary = close_run(run, settings)  # data checks, `runs` row, report artifact (flows/reports.py)
     summary["seconds"] = round(time.monotonic() - started, 2)
     summary["warehouse"] = str(store.root)
     logger.info(

@@ -16,6 +16,20 @@ DEFAULT_MAX_FILE_BYTES = 10_000_000
 #: enough that one batch's bodies, spaCy docs and mentions stay well under 1 GB.
 DEFAULT_BATCH_SIZE = 500
 
+#: Hourly: news sites publish all day; an hour keeps the warehouse fresh at ~1 flow run/hour.
+DEFAULT_INGEST_CRON = "0 * * * *"
+#: Nightly, off the hour so it never meets the hourly ingest's start: re-runs outdated partitions.
+DEFAULT_REPROCESS_CRON = "30 3 * * *"
+#: A year of day partitions: 366 task runs (~25 s of Prefect overhead, DESIGN.md costs). Longer
+#: ranges go in several runs, each of which can be retried on its own.
+DEFAULT_MAX_BACKFILL_DAYS = 366
+#: Two days in flight (threads): refetch days overlap their network waits, and one day writes while
+#: the next transforms. Reprocess is CPU-bound under the GIL: bench/backfill.py measured 78 s at 1
+#: and 80 s at 2 for 300 articles over 30 days on this shared 2-core machine (load ~6).
+DEFAULT_BACKFILL_CONCURRENCY = 2
+#: Half the inputs rejected means a source or a parser broke, not a few bad pages.
+DEFAULT_MAX_REJECT_RATE = 0.5
+
 
 class Settings(BaseSettings):
     """Every tunable of a run. Environment: FPWATCH_<NAME> (e.g. FPWATCH_WAREHOUSE=/srv/fpwatch)."""
@@ -29,8 +43,34 @@ class Settings(BaseSettings):
     ner_processes: int = Field(
         0, ge=0, description="Processes for spaCy NER on large batches (0 = one per core, capped at 2)."
     )
+    transform_workers: int = Field(
+        0, ge=0, le=64, description="Processes transforming batches when a run has several (0 = one per core, max 2)."
+    )
     story_window_days: int = Field(3, ge=0, le=60, description="Days a story stays open for new articles.")
     allow_private_hosts: bool = Field(False, description="Let fetch reach loopback/private addresses (tests, intranet).")
+    # Operations (issue 6): schedules, backfills, data checks.
+    ingest_cron: str = Field(
+        DEFAULT_INGEST_CRON, description="Cron schedule of the `ingest` deployment (UTC); empty = no schedule."
+    )
+    ingest_paths: list[Path] = Field(
+        default_factory=list, description="Folders the scheduled ingest reads new .txt/.html files from."
+    )
+    ingest_sources_file: Path | None = Field(
+        None, description="Sources file (.toml/.yaml) the scheduled ingest fetches; outlet names for backfills."
+    )
+    reprocess_cron: str = Field(
+        DEFAULT_REPROCESS_CRON,
+        description="Cron schedule of the `reprocess` deployment (outdated partitions only); empty = no schedule.",
+    )
+    max_backfill_days: int = Field(
+        DEFAULT_MAX_BACKFILL_DAYS, gt=0, description="Longest date range one backfill or reprocess run accepts."
+    )
+    backfill_concurrency: int = Field(
+        DEFAULT_BACKFILL_CONCURRENCY, ge=1, le=32, description="Day partitions a backfill processes at once."
+    )
+    max_reject_rate: float = Field(
+        DEFAULT_MAX_REJECT_RATE, ge=0, le=1, description="Share of a run's inputs rejected above which the run fails."
+    )
 
 
 @lru_cache(maxsize=1)

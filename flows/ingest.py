@@ -1,0 +1,124 @@
+"""`ingest`: the scheduled, incremental job: new files from the inbox folders, new pages of the sources.
+
+Incremental: a file whose bytes are already stored (same source, same sha256 in `raw_inputs`) is
+skipped; the fetch flow keeps its own state of pages seen. So one run catches up on everything
+since the last one, however long ago that was, and a late run does not need the runs it missed:
+the first late run of the deployment cancels the other late ones ("superseded") and catches up in
+one go. The deployment also allows only one ingest at a time (flows/deployments.py).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+from typing import Any
+
+import polars as pl
+from prefect import flow
+from prefect.logging import get_run_logger
+
+from flows.pipeline import ingest_documents
+from flows.reports import close_run, fail_run
+from flows.run import read_inputs
+from flows.runs import start_run
+from flows.settings import get_settings
+from flows.warehouse import Warehouse
+
+
+def cancel_late_runs() -> list[str]:
+    """Cancel this deployment's other runs that were due before now (missed while serve was down)."""
+    from prefect import get_client
+    from prefect.client.schemas.filters import (
+        DeploymentFilter,
+        DeploymentFilterId,
+        FlowRunFilter,
+        FlowRunFilterExpectedStartTime,
+        FlowRunFilterState,
+        FlowRunFilterStateType,
+    )
+    from prefect.client.schemas.objects import StateType
+    from prefect.runtime import deployment, flow_run
+    from prefect.states import Cancelled
+
+    if not deployment.id or not flow_run.id:
+        return []
+    with get_client(sync_client=True) as client:
+        late = client.read_flow_runs(
+            deployment_filter=DeploymentFilter(id=DeploymentFilterId(any_=[deployment.id])),
+            flow_run_filter=FlowRunFilter(
+                state=FlowRunFilterState(type=FlowRunFilterStateType(any_=[StateType.SCHEDULED])),
+                expected_start_time=FlowRunFilterExpectedStartTime(before_=dt.datetime.now(dt.timezone.utc)),
+            ),
+        )
+        cancelled = []
+        for other in late:
+            if str(other.id) == str(flow_run.id):
+                continue
+            client.set_flow_run_state(
+                other.id, Cancelled(message=f"superseded: ingest run {flow_run.id} catches up in one go"), force=True
+            )
+            cancelled.append(str(other.id))
+    return cancelled
+
+
+def new_documents(docs: pl.DataFrame, warehouse: Warehouse) -> pl.DataFrame:
+    """Documents whose (source, raw_sha256) is not stored in raw_inputs yet."""
+    if docs.is_empty():
+        return docs
+    stored = (
+        warehouse.scan("raw_inputs")
+        .select("source", "raw_sha256")
+        .filter(pl.col("source").is_in(docs["source"].to_list()))
+        .unique()
+        .collect()
+    )
+    return docs.join(stored, on=["source", "raw_sha256"], how="anti", nulls_equal=True)
+
+
+@flow(name="ingest", log_prints=True)
+def ingest_flow(
+    paths: list[str] | None = None,
+    sources_file: str | None = None,
+    warehouse: str | None = None,
+) -> dict[str, Any]:
+    """Ingest what is new since the last run: inbox files and pages of the sources file.
+
+    Args:
+        paths: Folders or files to read new .txt/.html files from; empty: FPWATCH_INGEST_PATHS.
+        sources_file: Sources file (.toml/.yaml) to fetch; empty: FPWATCH_INGEST_SOURCES_FILE.
+        warehouse: Warehouse directory; empty: the FPWATCH_WAREHOUSE setting.
+    """
+    settings = get_settings()
+    logger = get_run_logger()
+    superseded = cancel_late_runs()
+    inputs = [Path(p) for p in paths] if paths else list(settings.ingest_paths)
+    sources = sources_file or (str(settings.ingest_sources_file) if settings.ingest_sources_file else None)
+    store = Warehouse(warehouse or settings.warehouse)
+    store.ensure_catalog()
+    params = {"paths": [str(p) for p in inputs], "sources_file": sources, "warehouse": str(store.root)}
+    run = start_run("ingest", params, store)
+    if superseded:
+        run.notes.append(f"cancelled {len(superseded)} late runs of this deployment: this run catches up for them")
+    if not inputs and not sources:
+        run.notes.append("nothing to ingest: set FPWATCH_INGEST_PATHS and/or FPWATCH_INGEST_SOURCES_FILE")
+        logger.warning(run.notes[-1])
+    try:
+        if inputs:
+            docs = read_inputs(inputs, settings, run)
+            fresh = new_documents(docs, store)
+            if docs.height - fresh.height:
+                run.notes.append(f"{docs.height - fresh.height} files unchanged since they were ingested")
+            ingest_documents(fresh, settings=settings, run=run)
+        if sources:
+            from flows.fetch import fetch_flow
+
+            fetched = fetch_flow(sources_file=sources, warehouse=str(store.root))
+            run.partitions.update(fetched.get("partitions") or [])
+            run.notes.append(
+                f"fetch run {fetched['run_id']}: {fetched.get('articles_written', 0)} articles written, "
+                f"{fetched.get('rejects', 0)} rejected"
+            )
+    except Exception as exc:
+        fail_run(run, exc)
+        raise
+    return close_run(run, settings)
