@@ -44,6 +44,20 @@ HEADER_MAX_LINES = 6
 # punctuation, at most this many words) are taken with the head. 16 words covers long headlines.
 RELATED_ITEM_MAX_WORDS = 16
 
+# Date/time stamps ([[head]] rules) are dropped only among the first HEAD_ZONE_LINES lines, where
+# trafilatura leaves the publication stamp under the headline (cricket.com.au, wired.com: line 2);
+# a page listing meeting dates (wnet.org) has them from line 3 on and keeps them.
+HEAD_ZONE_LINES = 3
+
+# A closing run of at least LINK_LIST_MIN_ITEMS bulleted, Title-Cased headline lines (3 to
+# RELATED_ITEM_MAX_WORDS words) is a list of links to other stories even without a "Related" head:
+# seen closing self.com, foxbusiness.com and space.com pages (newspaper4k set). Title Case: at least
+# TITLE_CASE_MIN_SHARE of the words of 4+ letters capitalised, which bulleted facts, ingredients or
+# keyword lists ('- Seven bodies from 162 on board found so far', '- 2 tablespoons butter') are not.
+LINK_LIST_MIN_ITEMS = 2
+LINK_ITEM_MIN_WORDS = 3
+TITLE_CASE_MIN_SHARE = 0.6
+
 # Learned boilerplate: a line recurring in this many distinct articles of one publisher group.
 # Two or three versions of the same wire story legitimately share paragraphs, so a line needs at
 # least 4 articles, and at least LEARNED_MIN_SHARE of the group when the group is large.
@@ -52,16 +66,25 @@ LEARNED_MIN_SHARE = 0.02
 # ...and must be short-ish: promos and footers are one or two sentences, story paragraphs longer.
 LEARNED_MAX_WORDS = 30
 
+# Memoised line classes: a batch of 500 articles holds ~15k distinct lines (AllSides, ~26 a doc),
+# so 64k entries keep a whole batch while bounding memory (~15 MB of 230-char lines a cache).
+LINE_CACHE_SIZE = 1 << 16
+
 # Upper bound on fixed-point passes of the punctuation normaliser (each pass only deletes).
 _MAX_PASSES = 8
 
 _SENTENCE_END = re.compile(r"[.!?…:;][\"”’')\]]*$")
 _BULLET = re.compile(r"^(?:[-–—•·*▪►▸>+]+\s*)+")
 _WORD = re.compile(r"\w+", re.UNICODE)
+_LETTERS = re.compile(r"[^\W\d_]+")
+_VOCAB_TOKEN = re.compile(r"[\w&|+'’-]+")
 _DATE_HEADER = re.compile(r"^\s*date\s+\d{4}-\d{2}-\d{2}(?=\s|$)\s*", re.IGNORECASE)
 _ZERO_WIDTH = re.compile("[\u200b\u200c\u200d\u2060\ufeff\u00ad]")
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\u2028\u2029]")
-_SPACES = re.compile(r"[ \t\u00a0\u2000-\u200a\u202f\u205f\u3000]+")
+_WS = r"[ \t\u00a0\u2000-\u200a\u202f\u205f\u3000]"
+# Runs of horizontal whitespace other than one plain space (which would be replaced by itself):
+# the same result as replacing every run, without rewriting each word gap of a long paragraph.
+_SPACES = re.compile(rf" {_WS}+|[\t\u00a0\u2000-\u200a\u202f\u205f\u3000]{_WS}*")
 
 
 # Package data shipped next to this module (the one disk read transforms may do).
@@ -74,14 +97,28 @@ class _Rule:
     regex: re.Pattern[str]
     max_words: int
     unless: re.Pattern[str] | None
+    # literal substrings (case-folded) of which a matching line holds at least one; a line holding
+    # none skips the regex, which is where the time went (the leading ``.{0,150}`` backtracks)
+    hints: tuple[str, ...]
+
+    def applies(self, core: str, folded: str, n_words: int) -> bool:
+        """True when the rule's regex matches the whole line and its guard does not."""
+        if n_words > self.max_words:
+            return False
+        if self.hints and not any(h in folded for h in self.hints):
+            return False
+        return bool(self.regex.fullmatch(core)) and not (self.unless and self.unless.search(core))
 
 
 @dataclass(frozen=True)
 class _Rules:
     line: tuple[_Rule, ...]
     inline: tuple[_Rule, ...]
+    head: tuple[_Rule, ...]
     footer: tuple[_Rule, ...]
     vocab: tuple[tuple[frozenset[str], int], ...]
+    vocab_words: frozenset[str]  # union of the vocab lists
+    vocab_max_words: int  # largest max_words of the vocab lists
 
 
 def _compile(entry: dict, default_max: int) -> _Rule:
@@ -92,6 +129,7 @@ def _compile(entry: dict, default_max: int) -> _Rule:
         regex=re.compile(entry["pattern"], flags),
         max_words=int(entry.get("max_words", default_max)),
         unless=re.compile(unless, re.IGNORECASE) if unless else None,
+        hints=tuple(h.casefold() for h in entry.get("hints", ())),
     )
 
 
@@ -105,8 +143,11 @@ def load_rules() -> _Rules:
         for v in data.get("vocab", {}).values()
     )
     return _Rules(
+        vocab_words=frozenset().union(*(words for words, _ in vocab)),
+        vocab_max_words=max((limit for _, limit in vocab), default=0),
         line=tuple(_compile(e, 40) for e in data.get("line", [])),
         inline=tuple(_compile(e, 10_000) for e in data.get("inline", [])),
+        head=tuple(_compile(e, 40) for e in data.get("head", [])),
         footer=tuple(_compile(e, 10_000) for e in data.get("footer", [])),
         vocab=vocab,
     )
@@ -124,6 +165,7 @@ _PUNCT_FIXES = (
 )
 
 
+@functools.lru_cache(maxsize=LINE_CACHE_SIZE)
 def _normalize_line(line: str) -> str:
     line = _SPACES.sub(" ", line).strip()
     if not _PUNCT_HINT.search(line):
@@ -152,6 +194,10 @@ def normalize_text(text: str) -> str:
 
 
 # ---------------------------------------------------------------------------- line classes
+# Every function below depends on the line alone, and the stage asks about the same line several
+# times (before and after inline fragments are cut, once per fixed-point pass, the headline search),
+# so results are memoised per line.
+@functools.lru_cache(maxsize=LINE_CACHE_SIZE)
 def line_key(line: str) -> str:
     """Comparison key of a line: lower-cased word tokens (punctuation and bullets ignored)."""
     return " ".join(_WORD.findall(line.lower()))
@@ -166,32 +212,46 @@ def _n_words(line: str) -> int:
 
 
 def _vocab_line(core: str, rules: _Rules) -> bool:
-    tokens = re.findall(r"[\w&|+'’-]+", core.lower())
+    # stops at the first word outside every list: story lines fail within a word or two
+    tokens: list[str] = []
+    for m in _VOCAB_TOKEN.finditer(core.lower()):
+        token = m.group()
+        if token not in rules.vocab_words or len(tokens) >= rules.vocab_max_words:
+            return False
+        tokens.append(token)
     if not tokens:
         return False
     return any(len(tokens) <= limit and all(t in words for t in tokens) for words, limit in rules.vocab)
 
 
 def _rule_hit(rules: tuple[_Rule, ...], core: str, n_words: int) -> str | None:
+    folded = core.casefold()
     for rule in rules:
-        if n_words > rule.max_words:
-            continue
-        if rule.regex.fullmatch(core) and not (rule.unless and rule.unless.search(core)):
+        if rule.applies(core, folded, n_words):
             return rule.name
     return None
 
 
-def classify_line(line: str, learned: frozenset[str] = frozenset()) -> str | None:
-    """Name of the strong boilerplate rule a line matches ('learned', 'vocab', a rule name) or None."""
+@functools.lru_cache(maxsize=LINE_CACHE_SIZE)
+def _line_class(line: str) -> tuple[str, str | None]:
+    """(core, rule name or None) of a line, learned lines aside."""
     core = _core(line)
     if not _WORD.search(core):
-        return "no_words"
-    if learned and line_key(core) in learned:
-        return "learned"
+        return core, "no_words"
     rules = load_rules()
     if _vocab_line(core, rules):
-        return "vocab"
-    return _rule_hit(rules.line, core, _n_words(core))
+        return core, "vocab"
+    return core, _rule_hit(rules.line, core, _n_words(core))
+
+
+def classify_line(line: str, learned: frozenset[str] = frozenset()) -> str | None:
+    """Name of the strong boilerplate rule a line matches ('learned', 'vocab', a rule name) or None."""
+    core, name = _line_class(line)
+    if name == "no_words":
+        return name
+    if learned and line_key(core) in learned:
+        return "learned"
+    return name
 
 
 def _is_short_nonsentence(line: str, max_words: int) -> bool:
@@ -199,6 +259,25 @@ def _is_short_nonsentence(line: str, max_words: int) -> bool:
     return _n_words(core) <= max_words and not _SENTENCE_END.search(core)
 
 
+@functools.lru_cache(maxsize=LINE_CACHE_SIZE)
+def _is_head_stamp(line: str) -> bool:
+    core = _core(line)
+    return _rule_hit(load_rules().head, core, _n_words(core)) is not None
+
+
+def _is_link_item(line: str) -> bool:
+    """A bulleted headline: '- The Game-Changing Oil for Dry Hair and Split Ends'."""
+    if not _BULLET.match(line):
+        return False
+    core = _core(line)
+    if not (LINK_ITEM_MIN_WORDS <= _n_words(core) <= RELATED_ITEM_MAX_WORDS) or _SENTENCE_END.search(core):
+        return False
+    long_words = [w for w in _LETTERS.findall(core) if len(w) >= 4]
+    capitals = sum(1 for w in long_words if w[0].isupper())
+    return bool(long_words) and capitals >= TITLE_CASE_MIN_SHARE * len(long_words)
+
+
+@functools.lru_cache(maxsize=LINE_CACHE_SIZE)
 def _is_weak(line: str) -> bool:
     core = _core(line)
     if _is_short_nonsentence(core, SHORT_LINE_MAX_WORDS):
@@ -206,9 +285,13 @@ def _is_weak(line: str) -> bool:
     return _rule_hit(load_rules().footer, core, _n_words(core)) is not None
 
 
+@functools.lru_cache(maxsize=LINE_CACHE_SIZE)
 def _strip_inline(line: str) -> str:
+    folded = line.casefold()
     for rule in load_rules().inline:
-        line = rule.regex.sub(" ", line)
+        if not rule.hints or any(h in folded for h in rule.hints):
+            line = rule.regex.sub(" ", line)
+            folded = line.casefold()
     return _normalize_line(line)
 
 
@@ -222,6 +305,14 @@ def _footer_cut(lines: list[str], strong: list[str | None]) -> int:
         elif not _is_weak(lines[i]):
             break
     return cut
+
+
+def _trailing_link_list(lines: list[str]) -> range:
+    """A list of bulleted headlines closing the text with no head above it (links to other stories)."""
+    start = len(lines)
+    while start > 0 and _is_link_item(lines[start - 1]):
+        start -= 1
+    return range(start, len(lines)) if len(lines) - start >= LINK_LIST_MIN_ITEMS else range(0)
 
 
 def _related_blocks(lines: list[str], strong: list[str | None]) -> set[int]:
@@ -278,6 +369,11 @@ def _strip_once(text: str, title: str | None, learned: frozenset[str]) -> str:
         keep[i] = False
     for i in _related_blocks(lines, strong):
         keep[i] = False
+    for i in _trailing_link_list(lines):
+        keep[i] = False
+    for i in range(min(HEAD_ZONE_LINES, len(lines))):
+        if _is_head_stamp(lines[i]):
+            keep[i] = False
     for i, name in enumerate(strong):
         if name:
             keep[i] = False

@@ -67,3 +67,14 @@ def test_language_whole_text_offline():
     assert detect_language("Der Außenminister traf sich am Samstag mit seinem Amtskollegen in Genf.") == "de"
     assert detect_language("") is None
     assert detect_language("12 34") is None
+
+
+def test_language_reads_a_bounded_sample():
+    from transforms.metadata import LANGUAGE_SAMPLE_CHARS, language_sample
+
+    english = (LEAD + " ") * 40
+    german = "Der Außenminister traf sich am Samstag mit seinem Amtskollegen in Genf. " * 200
+    sample = language_sample(english + german)
+    assert len(sample) <= LANGUAGE_SAMPLE_CHARS and "Außenminister" not in sample
+    assert detect_language(english + german) == "en"  # the article's start decides
+    assert language_sample("a  b\n\nc") == "a b c"
