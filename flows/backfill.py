@@ -303,7 +303,7 @@ def rebuild_day(
     day: dt.date, mode: str, selector: SourceSelector, settings: Settings, run: RunContext, turnstile: Turnstile
 ) -> DayResult:
     """Rebuild one day partition: read (or re-fetch) its inputs, transform, then link and write in date order."""
-    from flows.pipeline import _write_rejects, assign_ids, link_articles, transform_batch, write_tables
+    from flows.pipeline import write_rejects, assign_ids, link_articles, transform_batch, write_tables
 
     started = time.monotonic()
     warehouse = run.warehouse
@@ -352,7 +352,7 @@ def rebuild_day(
                     "raw_inputs", kept.with_columns(run_id=pl.lit(run.run_id), pipeline_version=pl.lit(PIPELINE_VERSION))
                 )
             result.removed = len(gone)
-        _write_rejects(warehouse, day_run, articles["source"].to_list() if articles.height else [])
+        write_rejects(warehouse, day_run, articles["source"].to_list() if articles.height else [])
     result.partitions = sorted(touched)
     result.seconds = round(time.monotonic() - started, 2)
     return result

@@ -39,7 +39,8 @@ from flows.fetch_store import MAX_TRANSIENT_TRIES, RAW_SCHEMA, TRANSIENT_REASONS
 from flows.files import DOCUMENT_SCHEMA
 from flows.http import CrawlMemory, FetchResult, FetchSettings, HostPolicy, PoliteClient
 from flows.pipeline import ingest_documents
-from flows.runs import finish_run, start_run
+from flows.reports import close_run, fail_run
+from flows.runs import start_run
 from flows.settings import Settings, get_settings
 from flows.warehouse import Reject, Warehouse
 from transforms.feeds import (
@@ -425,9 +426,9 @@ def fetch_flow(
             ingest_documents(pl.DataFrame(schema=DOCUMENT_SCHEMA), settings=settings, run=run)
         fstore.compact()
     except Exception as exc:
-        finish_run(run, "failed", f"{type(exc).__name__}: {exc}")
+        fail_run(run, exc)
         raise
-    summary = finish_run(run, "completed")
+    summary = close_run(run, settings)  # data checks, `runs` row, report artifact (flows/reports.py)
     summary.update(counts)
     summary["seconds"] = round(time.monotonic() - started, 2)
     summary["fetch_seconds"] = round(fetch_seconds, 2)

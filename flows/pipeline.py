@@ -18,6 +18,7 @@ from prefect import flow, task
 from prefect.cache_policies import NO_CACHE
 from prefect.logging import get_run_logger
 
+from flows.locks import partition_locks
 from flows.runs import RunContext
 from flows.settings import Settings
 from flows.warehouse import Reject, Warehouse
@@ -326,7 +327,7 @@ def _update_stories(warehouse: Warehouse, articles: pl.DataFrame, run: RunContex
     warehouse.delete_whole("stories", "story_id", gone)
 
 
-def _write_rejects(warehouse: Warehouse, run: RunContext, succeeded: list[str]) -> None:
+def write_rejects(warehouse: Warehouse, run: RunContext, succeeded: list[str]) -> None:
     warehouse.delete_whole("rejects", "source", succeeded)
     if run.rejects:
         frame = pl.DataFrame(
@@ -369,8 +370,10 @@ def ingest_documents(docs: pl.DataFrame, *, settings: Settings, run: RunContext)
         signatures = pl.concat([r.signatures for r in results], how="diagonal_relaxed")
         mentions = pl.concat([r.mentions for r in results], how="diagonal_relaxed")
         articles, signatures = link_articles(articles, signatures, mentions, warehouse, settings, run.today)
-        partitions = write_tables(articles, results, signatures, warehouse, run)
+        days = set(articles["partition_date"].to_list()) | set(articles["old_partition"].drop_nulls().to_list())
+        with partition_locks(warehouse, days):  # a backfill of the same day never interleaves with us
+            partitions = write_tables(articles, results, signatures, warehouse, run)
         run.partitions.update(partitions)
         run.articles_written += articles.height
         run.duplicates += articles["duplicate_of"].is_not_null().sum()
-    _write_rejects(warehouse, run, articles["source"].to_list() if articles.height else [])
+    write_rejects(warehouse, run, articles["source"].to_list() if articles.height else [])
