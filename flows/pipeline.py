@@ -232,7 +232,8 @@ def link_articles(
     articles = articles.join(dups.select("article_id", "duplicate_of"), on="article_id", how="left")
 
     # Stories compare articles by their published date; an undated article's first-seen day says
-    # little about the event, so it goes in undated and may join a story of any date in the pool.
+    # little about the event, so it goes in undated and is clustered as of the newest date in the
+    # pool (the batch's dated articles plus the open-story window around them and around today).
     window = dt.timedelta(days=settings.story_window_days)
     days = set(articles["published_date"].drop_nulls().unique().to_list())
     if articles["published_date"].null_count():
