@@ -60,10 +60,16 @@ def sql(
         Optional[str],
         typer.Option("--format", "-f", help="table, csv, json or markdown [default: table on a terminal, else csv]."),
     ] = None,
+    file: Annotated[Optional[Path], typer.Option("--file", "-F", help="Run the SQL in this file (e.g. sql/queries/*.sql).")] = None,
+    param: Annotated[
+        Optional[list[str]], typer.Option("--param", "-p", help="Bind $name in the query: -p name=value (repeatable).")
+    ] = None,
 ) -> None:
     """Query the warehouse read-only (safe while runs write).
 
     Example: fpwatch sql "select title, published_date from articles order by published_date"
+
+    Example: fpwatch sql -F sql/queries/people_met_by.sql -p "person=Antony Blinken"
     """
     import duckdb
 
@@ -73,6 +79,19 @@ def sql(
     store = Warehouse(warehouse or get_settings().warehouse)
     if not store.db_path.exists():
         _fail(f"no warehouse at {store.db_path}: run `fpwatch run` first")
+    if file is not None:
+        if query is not None:
+            _fail("give a query or --file, not both", 2)
+        try:
+            query = file.read_text()
+        except OSError as exc:
+            _fail(f"cannot read {file}: {exc.strerror or exc}", 2)
+    params: dict[str, str] = {}
+    for item in param or []:
+        name, sep, value = item.partition("=")
+        if not sep or not name.strip():
+            _fail(f"--param takes name=value, got {item!r}", 2)
+        params[name.strip()] = value
     if query is None:
         shell = shutil.which("duckdb", path=str(Path(sys.executable).parent)) or shutil.which("duckdb")
         if not shell:
@@ -83,7 +102,7 @@ def sql(
         _fail(f"unknown --format {output!r}: use table, csv, json or markdown", 2)
     try:
         con = duckdb.connect(str(store.db_path), read_only=True)
-        result = con.sql(query)
+        result = con.sql(query, params=params or None)
         frame = result.pl() if result is not None else None
     except duckdb.Error as exc:
         _fail(str(exc).splitlines()[0])
