@@ -9,6 +9,8 @@ Data lives in ``transforms/data/gazetteer/`` as human-readable CSV/text files (s
                          capitals used as metonyms ("Washington" = the US government).
 - ``organizations.csv``  international organisations and groupings (G7, ASEAN, NATO, ...).
 - ``ministries.csv``     ministries and departments tied to one country.
+- ``places_events.csv``  regions, seas, disputed areas and events that recur in foreign-policy news
+                         (Taiwan Strait, Gaza Strip, COVID-19 pandemic), with a ``kind`` column.
 - ``people.csv``         heads of state/government, foreign and defence ministers.
 - ``roles.csv``          office titles recognised before or after a person's name.
 - ``junk.txt``           spans the NER model returns that are never entities.
@@ -202,8 +204,11 @@ def load_gazetteer() -> Gazetteer:
         for alias in _split(row["metonyms"]):
             _add_alias(aliases, alias, AliasEntry(eid, METONYM))
 
-    for fname, kind in (("organizations.csv", "org"), ("ministries.csv", "ministry")):
+    for fname, default_kind in (
+        ("organizations.csv", "org"), ("ministries.csv", "ministry"), ("places_events.csv", "place")
+    ):
         for row in _read_csv(fname):
+            kind = row.get("kind") or default_kind
             eid = "fp:" + row["key"]
             entities[eid] = GazEntity(
                 eid,

@@ -101,7 +101,7 @@ def test_gazetteer_beats_ner_where_certain_and_ner_keeps_longer_names(gaz):
                    ("the Bank of Japan", "ORG"))
     rows = _by_surface(link_article(body, spans, gaz))
     assert rows["Quad"]["entity_id"] == "fp:org/quad"
-    assert rows["South China Sea"]["entity_id"].startswith("ner:loc")
+    assert rows["South China Sea"]["entity_id"] == "fp:place/south-china-sea"  # curated region
     assert rows["Bank of Japan"]["entity_id"].startswith("ner:org")
     assert rows["Japan's Foreign Ministry"]["entity_id"] == "fp:ministry/jpn-mofa"
     assert "China" not in rows and "Japan" not in rows

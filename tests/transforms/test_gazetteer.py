@@ -77,7 +77,9 @@ def test_matches_inside_hyphenated_compounds_and_headlines(gaz):
 
 
 def test_no_match_inside_words_or_other_names(gaz):
-    assert _ids(gaz, "Indo-Pacific strategy, Usonian, the USS Ronald, Germanic") == []
+    # "Indo-Pacific" is the region (places_events.csv), never India inside a word
+    assert _ids(gaz, "Indo-Pacific strategy, Usonian, the USS Ronald, Germanic") == [
+        ("Indo-Pacific", "fp:place/indo-pacific", NAME)]
 
 
 def test_no_break_space_between_names(gaz):
