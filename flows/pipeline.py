@@ -39,6 +39,9 @@ MIN_ARTICLES_FOR_NER_PROCESSES = 400
 #: this machine (24 GB leaves room for more on bigger ones: set FPWATCH_TRANSFORM_WORKERS).
 MAX_AUTO_WORKERS = 2
 
+#: One BLAS/OpenMP thread per worker process: two processes on two cores, not four threads.
+WORKER_THREAD_LIMITS = {"OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
+
 PARTITIONED_OUTPUTS = ("raw_inputs", "mentions", "article_topics", "article_signatures", "articles")
 
 
@@ -79,10 +82,16 @@ def transform_in_parallel(batches: list[pl.DataFrame], settings: Settings, worke
     Each batch is still one Prefect task run; the processes only let the two cores work at once
     (spaCy, trafilatura and the cleaners hold the GIL most of the time, so threads would not).
     """
+    from prefect.client.orchestration import get_client
     from prefect_dask import DaskTaskRunner
 
+    # Workers must report to this run's Prefect API: without the URL each worker would start an
+    # ephemeral server of its own (measured: 3 servers fighting for 2 cores and one SQLite file).
+    env = {"PREFECT_API_URL": str(get_client(sync_client=True).api_url), **WORKER_THREAD_LIMITS}
     runner = DaskTaskRunner(
-        cluster_kwargs={"n_workers": workers, "threads_per_worker": 1, "processes": True, "dashboard_address": None}
+        cluster_kwargs={
+            "n_workers": workers, "threads_per_worker": 1, "processes": True, "dashboard_address": None, "env": env,
+        }
     )
     single = settings.model_copy(update={"ner_processes": 1})
     return _transform_subflow.with_options(task_runner=runner)(batches, single)
