@@ -17,7 +17,6 @@ Parameters are validated before anything is written: end before start, a range o
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import dataclasses
 import datetime as dt
@@ -242,26 +241,6 @@ def _refetch_urls(warehouse: Warehouse, day: dt.date, raw: pl.DataFrame, selecto
     return list(dict.fromkeys(urls))
 
 
-def _run_coroutine(coro: Any) -> Any:
-    """Run a coroutine to completion from sync code, in a fresh thread if this one has a loop."""
-    try:
-        asyncio.get_running_loop()
-    except RuntimeError:
-        return asyncio.run(coro)
-    box: dict[str, Any] = {}
-
-    def target() -> None:
-        try:
-            box["value"] = asyncio.run(coro)
-        except BaseException as exc:  # re-raised in the caller's thread
-            box["error"] = exc
-
-    worker = threading.Thread(target=target)
-    worker.start()
-    worker.join()
-    if "error" in box:
-        raise box["error"]
-    return box["value"]
 
 
 def refetch_documents(urls: list[str], settings: Settings) -> tuple[pl.DataFrame, list[Reject]]:
@@ -270,7 +249,7 @@ def refetch_documents(urls: list[str], settings: Settings) -> tuple[pl.DataFrame
         return pl.DataFrame(schema=DOCUMENT_SCHEMA), []
     try:
         from flows.fetch import build_fetch_settings
-        from flows.http import PoliteClient
+        from flows.http import PoliteClient, run_coroutine
         from transforms.feeds import canonicalize_url
         try:
             from transforms.pages import decode_page
@@ -287,7 +266,7 @@ def refetch_documents(urls: list[str], settings: Settings) -> tuple[pl.DataFrame
             return await client.fetch_many(urls, expect="html")
 
     rows, rejects = [], []
-    for res in _run_coroutine(fetch_all()):
+    for res in run_coroutine(fetch_all()):
         if res.ok and res.body:
             final = canonicalize_url(res.final_url or res.url) or res.url
             text, _ = decode_page(res.body, res.content_type)

@@ -22,9 +22,7 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import hashlib
-import threading
 import time
-from collections.abc import Coroutine
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Annotated, Any, Optional
@@ -37,7 +35,7 @@ from prefect.logging import get_run_logger
 
 from flows.fetch_store import MAX_TRANSIENT_TRIES, RAW_SCHEMA, TRANSIENT_REASONS, FetchStore, state_row
 from flows.files import DOCUMENT_SCHEMA
-from flows.http import CrawlMemory, FetchResult, FetchSettings, HostPolicy, PoliteClient
+from flows.http import CrawlMemory, FetchResult, FetchSettings, HostPolicy, PoliteClient, run_coroutine
 from flows.pipeline import ingest_documents
 from flows.reports import close_run, fail_run
 from flows.runs import start_run
@@ -63,28 +61,6 @@ DEFAULT_SITEMAP_DEPTH = 2
 
 # --------------------------------------------------------------------------------------------
 # Small helpers
-
-
-def _run_async(coro: Coroutine) -> Any:
-    """Run a coroutine to completion whether or not this thread already has an event loop."""
-    try:
-        asyncio.get_running_loop()
-    except RuntimeError:
-        return asyncio.run(coro)
-    box: dict[str, Any] = {}
-
-    def target() -> None:
-        try:
-            box["value"] = asyncio.run(coro)
-        except BaseException as exc:  # re-raised in the caller's thread
-            box["error"] = exc
-
-    thread = threading.Thread(target=target)
-    thread.start()
-    thread.join()
-    if "error" in box:
-        raise box["error"]
-    return box["value"]
 
 
 # --------------------------------------------------------------------------------------------
@@ -242,7 +218,7 @@ def discover_urls(origins: list[_Origin], fetch_settings: FetchSettings, store: 
                   run_id: str, memory: CrawlMemory) -> Plan:
     """Read feeds, sitemaps and URL lists; queue every new page URL (state written atomically)."""
     state = store.state()
-    plan, rows = _run_async(_discover(origins, fetch_settings, state, run_id, memory))
+    plan, rows = run_coroutine(_discover(origins, fetch_settings, state, run_id, memory))
     store.write_state(rows, f"{run_id}-discover")
     fresh = {t.url for t in plan.targets}
     plan.targets.extend(_pending_from_state(state, fresh))
@@ -298,7 +274,7 @@ def fetch_pages(targets: list[Target], fetch_settings: FetchSettings, policies: 
         async def go() -> list[FetchResult]:
             async with PoliteClient(fetch_settings, host_policies=policies, memory=memory) as client:
                 return await client.fetch_many(to_fetch, expect="html")
-        results = _run_async(go())
+        results = run_coroutine(go())
 
     raw_rows, docs, rows, rejects = [], [], [], []
     for res in results:

@@ -32,13 +32,14 @@ from __future__ import annotations
 import asyncio
 import email.utils
 import random
+import threading
 import time
 import urllib.robotparser
 import zlib
-from collections.abc import Iterable
+from collections.abc import Coroutine, Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Literal
+from typing import Any, Literal
 from urllib.parse import urljoin, urlsplit, urlunsplit
 
 import httpx
@@ -521,3 +522,25 @@ async def fetch_urls(urls: Iterable[str], settings: FetchSettings | None = None,
     """Convenience: open a client, fetch the URLs, close it."""
     async with PoliteClient(settings, host_policies=host_policies) as client:
         return await client.fetch_many(urls, expect=expect)
+
+
+def run_coroutine(coro: Coroutine) -> Any:
+    """Run a coroutine to completion whether or not this thread already has an event loop."""
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        return asyncio.run(coro)
+    box: dict[str, Any] = {}
+
+    def target() -> None:
+        try:
+            box["value"] = asyncio.run(coro)
+        except BaseException as exc:  # re-raised in the caller's thread
+            box["error"] = exc
+
+    thread = threading.Thread(target=target)
+    thread.start()
+    thread.join()
+    if "error" in box:
+        raise box["error"]
+    return box["value"]

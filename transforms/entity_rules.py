@@ -21,7 +21,7 @@ import bisect
 import re
 from collections import Counter, defaultdict
 
-from transforms.gazetteer import NAME, Gazetteer, normalize_key
+from transforms.gazetteer import NAME, Gazetteer
 
 # --------------------------------------------------------------------------------------------
 # upper-case lines

@@ -8,9 +8,6 @@ import subprocess
 import sys
 import textwrap
 
-import duckdb
-import polars as pl
-import pytest
 
 from flows.warehouse import Warehouse, connect_readonly
 from tests.conftest import SEEDS
