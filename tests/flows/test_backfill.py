@@ -47,12 +47,23 @@ def _snapshot(root) -> dict[str, float]:
     return {str(p.relative_to(root)): p.stat().st_mtime_ns for p in root.rglob("*") if p.is_file()}
 
 
-def _task_runs(flow_run_id: str) -> list:
+def _task_runs(flow_run_id: str, *, expect: int = 0, wait_s: float = 30.0) -> list:
+    """Task runs of a flow run. Prefect records task runs from events sent in the background, so
+    right after a flow returns some may not be stored yet: poll until `expect` are (or time is up)."""
+    import time
+
     from prefect import get_client
     from prefect.client.schemas.filters import FlowRunFilter, FlowRunFilterId
 
+    deadline = time.monotonic() + wait_s
     with get_client(sync_client=True) as client:
-        return client.read_task_runs(flow_run_filter=FlowRunFilter(id=FlowRunFilterId(any_=[uuid.UUID(flow_run_id)])))
+        while True:
+            runs = client.read_task_runs(
+                flow_run_filter=FlowRunFilter(id=FlowRunFilterId(any_=[uuid.UUID(flow_run_id)]))
+            )
+            if len(runs) >= expect or time.monotonic() > deadline:
+                return runs
+            time.sleep(0.5)
 
 
 # ------------------------------------------------------------------------------ parameters
@@ -117,7 +128,7 @@ def test_backfill_of_31_days_rebuilds_each_partition_in_a_few_dozen_task_runs(pr
         key = [c for c in ("article_id", "start_char", "topic") if c in new.columns]
         assert new.sort(key).equals(old.sort(key)), table
     assert not list((wh / "lake").rglob(".*tmp*"))
-    names = [t.name for t in _task_runs(summary["run_id"])]
+    names = [t.name for t in _task_runs(summary["run_id"], expect=32)]
     assert len(names) <= 36, "a day is one unit of work, not one article or one step"
     assert sum(n.startswith("reprocess-") for n in names) == 31
     assert "reprocess-2021-12-12" in names
