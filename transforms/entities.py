@@ -247,8 +247,10 @@ class _EntityRegistry:
         for eid, row in self.rows.items():
             row = dict(row)
             if eid in self.names:
-                # Most frequent written form, ties broken alphabetically: deterministic.
-                row["canonical_name"] = sorted(self.names[eid].items(), key=lambda kv: (-kv[1], kv[0]))[0][0]
+                # Most frequent written form, ties broken alphabetically: deterministic. A form
+                # written in capitals (a dateline "TOKYO", a headline) loses to any other form.
+                forms = sorted(self.names[eid].items(), key=lambda kv: (_shouted(kv[0]), -kv[1], kv[0]))
+                row["canonical_name"] = forms[0][0]
             if eid in self.countries:
                 row["country_code"] = sorted(self.countries[eid].items(), key=lambda kv: (-kv[1], kv[0]))[0][0]
             rows.append(row)
@@ -259,6 +261,11 @@ class _EntityRegistry:
 
 # --------------------------------------------------------------------------------------------
 # per-article linking
+
+
+def _shouted(name: str) -> bool:
+    """A long name in capitals (a dateline, a headline): a poor canonical form if another exists."""
+    return len(name) > 3 and name.isupper()
 
 
 def split_sentences(text: str) -> list[int]:

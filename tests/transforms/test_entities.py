@@ -152,3 +152,16 @@ def test_extract_entities_on_seeds_contract(nlp, gaz):
 def test_extract_entities_empty_input(nlp, gaz):
     mentions, entities = extract_entities(pl.DataFrame({"article_id": ["a"], "body": [""]}), nlp, gaz)
     assert mentions.height == 0 and entities.height == 0
+
+
+def test_compass_word_left_by_an_ellipsis_is_not_an_entity_and_capitals_lose_canonical_form(gaz):
+    body = "They opposed moves in the East and South China seas.\n\nBALI (Reuters) -- Officials met in Bali."
+    spans = _spans(body, ("East", "LOC"), ("BALI", "GPE"), ("Bali", "GPE"))
+    rows = _by_surface(link_article(body, spans, gaz))
+    assert "East" not in rows
+    mentions, entities = extract_entities(
+        pl.DataFrame({"article_id": ["a"], "title": [None], "body": [body]}, schema_overrides={"title": pl.String}),
+        load_ner_pipeline(), gaz,
+    )
+    bali = entities.filter(pl.col("canonical_name").str.to_lowercase() == "bali")
+    assert bali["canonical_name"].to_list() in ([], ["Bali"])  # never the dateline's "BALI"
