@@ -316,10 +316,9 @@ def fetch_pages(targets: list[Target], fetch_settings: FetchSettings, policies: 
 
 
 def build_fetch_settings(settings: Settings, allow_private: bool) -> FetchSettings:
-    """Fetch settings from the environment, with the run's allow-private switch applied."""
-    base = FetchSettings()
-    allowed = allow_private or settings.allow_private_hosts or base.allow_private_hosts
-    return base.model_copy(update={"allow_private_hosts": allowed})
+    """The fetch part of the run's settings, with the run's allow-private switch applied."""
+    base = FetchSettings(**settings.model_dump(include=set(FetchSettings.model_fields)))
+    return base.model_copy(update={"allow_private_hosts": allow_private or settings.allow_private_hosts})
 
 
 def _origins(feeds: list[str], sitemaps: list[str], urls_file: str | None,

@@ -43,8 +43,7 @@ from typing import Any, Literal
 from urllib.parse import urljoin, urlsplit, urlunsplit
 
 import httpx
-from pydantic import Field
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import BaseModel, Field
 
 from flows import netguard
 from flows.netguard import GuardedTransport, is_public_address  # noqa: F401  (re-exported)
@@ -64,10 +63,8 @@ CHUNK_BYTES = 64 * 1024
 Expect = Literal["html", "feed", "any"]
 
 
-class FetchSettings(BaseSettings):
-    """Fetch settings (env prefix ``FPWATCH_``); to be merged into flows/settings.py."""
-
-    model_config = SettingsConfigDict(env_prefix="FPWATCH_", extra="ignore")
+class FetchSettings(BaseModel):
+    """How fetching behaves. Part of flows.settings.Settings, so each field is also an FPWATCH_* variable."""
 
     user_agent: str = DEFAULT_USER_AGENT
     # Token matched against robots.txt User-agent lines.

@@ -8,6 +8,8 @@ from pathlib import Path
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from flows.http import FetchSettings
+
 #: Files above this size are rejected unread: a news article is a few hundred KB of HTML at most,
 #: so 10 MB only lets through dumps and binaries by mistake (issue 2 default).
 DEFAULT_MAX_FILE_BYTES = 10_000_000
@@ -31,8 +33,12 @@ DEFAULT_BACKFILL_CONCURRENCY = 2
 DEFAULT_MAX_REJECT_RATE = 0.5
 
 
-class Settings(BaseSettings):
-    """Every tunable of a run. Environment: FPWATCH_<NAME> (e.g. FPWATCH_WAREHOUSE=/srv/fpwatch)."""
+class Settings(BaseSettings, FetchSettings):
+    """Every tunable of a run. Environment: FPWATCH_<NAME> (e.g. FPWATCH_WAREHOUSE=/srv/fpwatch).
+
+    The fetch fields (user_agent, max_bytes, timeouts, politeness, allow_private_hosts, ...) are
+    declared once in flows.http.FetchSettings and inherited here.
+    """
 
     model_config = SettingsConfigDict(env_prefix="FPWATCH_", env_file=".env", extra="ignore")
 
@@ -47,7 +53,6 @@ class Settings(BaseSettings):
         0, ge=0, le=64, description="Processes transforming batches when a run has several (0 = one per core, max 2)."
     )
     story_window_days: int = Field(3, ge=0, le=60, description="Days a story stays open for new articles.")
-    allow_private_hosts: bool = Field(False, description="Let fetch reach loopback/private addresses (tests, intranet).")
     # Operations (issue 6): schedules, backfills, data checks.
     ingest_cron: str = Field(
         DEFAULT_INGEST_CRON, description="Cron schedule of the `ingest` deployment (UTC); empty = no schedule."

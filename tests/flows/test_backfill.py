@@ -321,7 +321,7 @@ def _page(title: str, extra: str) -> str:
 
 
 def test_refetch_downloads_the_days_pages_again_and_those_rejected_that_day(
-    prefect_harness, tmp_path, local_server, monkeypatch
+    prefect_harness, tmp_path, local_server, monkeypatch, request
 ):
     import hashlib
 
@@ -333,7 +333,11 @@ def test_refetch_downloads_the_days_pages_again_and_those_rejected_that_day(
     from flows.runs import finish_run, start_run
     from transforms.feeds import canonicalize_url
 
+    from flows.settings import get_settings
+
     monkeypatch.setenv("FPWATCH_ALLOW_PRIVATE_HOSTS", "true")  # the test server is on 127.0.0.1
+    get_settings.cache_clear()  # settings are read once per process: read them again with the switch
+    request.addfinalizer(get_settings.cache_clear)  # and again after monkeypatch restores the env
     store = Warehouse(tmp_path / "wh")
     store.ensure_catalog()
     url_a = canonicalize_url(local_server.url("/a.html"))
