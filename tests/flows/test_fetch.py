@@ -318,7 +318,11 @@ def news_site(local_server, monkeypatch):
                         "TOTAL_TIMEOUT_S": "2", "BACKOFF_BASE_S": "0.05", "MAX_RETRIES": "1",
                         "MAX_BYTES": "200000"}.items():
         monkeypatch.setenv(f"FPWATCH_{name}", value)
-    return s
+    from flows.settings import get_settings
+
+    get_settings.cache_clear()  # settings are read once per process: read them with these values
+    yield s
+    get_settings.cache_clear()  # monkeypatch restores the environment after this; read it afresh then
 
 
 def _run_fetch(site: LocalServer, warehouse: Path, tmp_path: Path):
