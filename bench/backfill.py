@@ -24,6 +24,7 @@ import tempfile
 import time
 import uuid
 from pathlib import Path
+from _evaldata import eval_dir as find_eval_dir  # noqa: E402  (bench/ is on sys.path when a bench runs)
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
@@ -33,8 +34,6 @@ os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
 START = dt.date(2024, 1, 1)
 
 
-def _eval_dir(given: str | None) -> Path:
-    return Path(given or os.environ.get("FPWATCH_EVAL_DIR") or REPO.parent / "shared" / "eval")
 
 
 def _write_articles(corpus: Path, folder: Path, n: int, days: int) -> int:
@@ -71,7 +70,7 @@ def main() -> int:
     parser.add_argument("--days", type=int, default=30)
     parser.add_argument("--concurrency", default="1,2")
     args = parser.parse_args()
-    corpus = _eval_dir(args.eval_dir) / "corpus" / "allsides_foreign_policy.jsonl.gz"
+    corpus = find_eval_dir(args.eval_dir) / "corpus" / "allsides_foreign_policy.jsonl.gz"
     if not corpus.exists():
         print(f"skipped: no eval corpus at {corpus} (set FPWATCH_EVAL_DIR or --eval-dir)")
         return 0

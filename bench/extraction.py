@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import re
 import sys
 import time
@@ -32,6 +31,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from transforms import extract as extract_mod  # noqa: E402
 from transforms.articles import prepare_articles  # noqa: E402
+from _evaldata import eval_dir as find_eval_dir  # noqa: E402  (bench/ is on sys.path when a bench runs)
 
 _TOKEN = re.compile(r"\w+")
 SHINGLE_N = 4
@@ -39,12 +39,6 @@ SHINGLE_N = 4
 LEFTOVER_MAX_OVERLAP = 0.5
 
 
-def _eval_dir(arg: str | None) -> Path:
-    if arg:
-        return Path(arg)
-    if os.environ.get("FPWATCH_EVAL_DIR"):
-        return Path(os.environ["FPWATCH_EVAL_DIR"])
-    return Path(__file__).resolve().parents[2] / "shared" / "eval"
 
 
 def _shingles(text: str, n: int = SHINGLE_N) -> Counter:
@@ -189,7 +183,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--variants", default="trafilatura,fpwatch",
                     help="comma list of: " + ",".join(_variants()))
     args = ap.parse_args(argv)
-    eval_dir = _eval_dir(args.eval_dir)
+    eval_dir = find_eval_dir(args.eval_dir)
     if not (eval_dir / "extraction").is_dir():
         print(f"skipped: no evaluation data at {eval_dir}/extraction")
         return 0

@@ -42,16 +42,11 @@ sys.path.insert(0, str(BENCH.parent))
 sys.path.insert(0, str(BENCH))
 
 from transforms.feeds import canonicalize_url  # noqa: E402
+from _evaldata import eval_dir as find_eval_dir  # noqa: E402  (bench/ is on sys.path when a bench runs)
 
 LINK_RE = re.compile(r"<(link|guid)>([^<]*)</\1>")
 
 
-def _eval_dir(arg: str | None) -> Path:
-    if arg:
-        return Path(arg)
-    if os.environ.get("FPWATCH_EVAL_DIR"):
-        return Path(os.environ["FPWATCH_EVAL_DIR"])
-    return BENCH.parents[1] / "shared" / "eval"
 
 
 class _Quiet(ThreadingHTTPServer):
@@ -223,7 +218,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--limit", type=int, default=None, help="only the first N manifest rows (smoke test)")
     ap.add_argument("--keep", action="store_true", help="keep the temporary warehouse and print its path")
     args = ap.parse_args(argv)
-    eval_dir = _eval_dir(args.eval_dir)
+    eval_dir = find_eval_dir(args.eval_dir)
     if not (eval_dir / "feeds" / "manifest.jsonl").exists():
         print(f"skip: no evaluation data at {eval_dir} (set --eval-dir or FPWATCH_EVAL_DIR)")
         return 0

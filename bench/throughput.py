@@ -16,7 +16,6 @@ from __future__ import annotations
 import argparse
 import gzip
 import json
-import os
 import sys
 import time
 from pathlib import Path
@@ -26,16 +25,11 @@ import polars as pl
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from transforms.articles import prepare_articles  # noqa: E402
+from _evaldata import eval_dir as find_eval_dir  # noqa: E402  (bench/ is on sys.path when a bench runs)
 
 SCHEMA = {"source": pl.String, "kind": pl.String, "content": pl.String, "url": pl.String}
 
 
-def _eval_dir(arg: str | None) -> Path:
-    if arg:
-        return Path(arg)
-    if os.environ.get("FPWATCH_EVAL_DIR"):
-        return Path(os.environ["FPWATCH_EVAL_DIR"])
-    return Path(__file__).resolve().parents[2] / "shared" / "eval"
 
 
 def load_text_docs(eval_dir: Path, limit: int, *, with_dates: bool = False) -> pl.DataFrame:
@@ -136,7 +130,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--batch", type=int, default=500, help="docs per prepare_articles call (flow batch size)")
     ap.add_argument("--pipeline", type=int, default=1000, help="AllSides articles for the whole-pipeline run (0: skip)")
     args = ap.parse_args(argv)
-    eval_dir = _eval_dir(args.eval_dir)
+    eval_dir = find_eval_dir(args.eval_dir)
     if not (eval_dir / "corpus").is_dir() or not (eval_dir / "extraction").is_dir():
         print(f"skipped: no evaluation data at {eval_dir}")
         return 0
