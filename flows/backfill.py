@@ -1,15 +1,11 @@
 """`backfill`: rebuild a date range of day partitions, from stored raw inputs or by re-fetching.
 
-A day partition is the unit of work: one `backfill-day` task run per day (31 days = 31 task runs
-plus one for the data checks), never one per article. Inside a day the shared pipeline's steps run
-as plain functions (`.fn`), so they add no task runs.
-
-Days run `Settings.backfill_concurrency` at a time. Each day reads and transforms on its own (the
-slow, parallel part), then links and writes *in date order* (a turnstile): duplicates and stories
-are found against earlier days exactly as an incremental run would find them, whatever the
-concurrency. While it writes, a day holds its partition lock (flows/locks.py), so two runs
-rebuilding the same day never interleave. Each table's partition file is replaced atomically
-(temp file + rename, flows/warehouse.py); re-running a day gives the same rows.
+The days' inputs go through the one pipeline (flows/pipeline.py) in date order, as chunks of whole
+days (about `Settings.chunk_size` inputs each): transform batches run in worker processes, and each
+chunk is linked and committed as one transaction, so duplicates and stories are found against
+earlier days exactly as an incremental run would find them, and a reader sees a chunk whole or not
+at all. Inputs are re-transformed even when unchanged; an input the pipeline now rejects loses its
+articles, mentions and topics (its raw input stays). Re-running a backfill gives the same rows.
 
 Parameters are validated before anything is written: end before start, a range over
 `Settings.max_backfill_days`, an unknown mode or source fail at once with one clear message.
@@ -17,36 +13,27 @@ Parameters are validated before anything is written: end before start, a range o
 
 from __future__ import annotations
 
-import contextlib
-import dataclasses
 import datetime as dt
-import threading
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 from urllib.parse import urlsplit
 
 import polars as pl
-from prefect import flow, task
-from prefect.cache_policies import NO_CACHE
+from prefect import flow
 from prefect.logging import get_run_logger
-from prefect.task_runners import ThreadPoolTaskRunner
 
 from flows.files import DOCUMENT_SCHEMA
-from flows.locks import partition_locks
-from flows.reports import close_run, fail_run
-from flows.runs import RunContext, start_run
+from flows.pipeline import process_documents
+from flows.reports import run_lifecycle
+from flows.runs import RunContext
 from flows.settings import Settings, get_settings
 from flows.warehouse import Reject, Warehouse
-from transforms import PIPELINE_VERSION
 
 MODES = ("reprocess", "refetch")
 BackfillMode = Literal["reprocess", "refetch"]
-#: Tables rebuilt from an article; an article rejected on reprocessing leaves all of them (its
-#: raw input stays, so a later pipeline can accept it again).
-DERIVED_TABLES = ("articles", "mentions", "article_topics", "article_signatures")
 RAW_COLUMNS = ["article_id", "source", "kind", "url", "content", "raw_sha256", "first_seen_at"]
 
 
@@ -124,8 +111,8 @@ def resolve_sources(sources: list[str] | None, settings: Settings, warehouse: Wa
         return SourceSelector()
     outlets = _outlets(settings)
     publishers = (
-        warehouse.scan("articles").select("publisher").unique().collect()["publisher"].drop_nulls().to_list()
-        if warehouse.lake.exists() else []
+        warehouse.query("select distinct publisher from articles where publisher is not null")["publisher"].to_list()
+        if warehouse.exists() else []
     )
     by_lower = {p.lower(): p for p in publishers}
     unknown = [n for n in names if n not in outlets and n.lower() not in by_lower]
@@ -165,68 +152,25 @@ def plan_days(start: Any, end: Any, mode: Any, settings: Settings) -> list[dt.da
     return day_range(start_day, end_day)
 
 
-# ------------------------------------------------------------------------------ ordering
-class Turnstile:
-    """Lets days pass one at a time in date order: a day waits until every earlier day is done."""
-
-    def __init__(self, days: list[dt.date]):
-        self._index = {d: i for i, d in enumerate(sorted(days))}
-        self._done: set[int] = set()
-        self._cond = threading.Condition()
-
-    def _ready(self, index: int) -> bool:
-        return all(i in self._done for i in range(index))
-
-    @contextlib.contextmanager
-    def turn(self, day: dt.date) -> Iterator[None]:
-        """Wait for the earlier days, run the block, then let the next day in."""
-        index = self._index[day]
-        with self._cond:
-            self._cond.wait_for(lambda: self._ready(index))
-        try:
-            yield
-        finally:
-            self.done(day)
-
-    def done(self, day: dt.date) -> None:
-        """Mark a day finished (also when it failed), so later days do not wait for it forever."""
-        with self._cond:
-            self._done.add(self._index[day])
-            self._cond.notify_all()
-
-
-# ------------------------------------------------------------------------------ one day
-@dataclass
-class DayResult:
-    """What rebuilding one day did."""
-
-    day: dt.date
-    articles_in: int = 0
-    articles_written: int = 0
-    duplicates: int = 0
-    removed: int = 0
-    rejects: list[Reject] = field(default_factory=list)
-    partitions: list[dt.date] = field(default_factory=list)
-    seconds: float = 0.0
-
-
+# ------------------------------------------------------------------------------ reading days
 def read_raw_inputs(warehouse: Warehouse, day: dt.date, selector: SourceSelector) -> pl.DataFrame:
     """The stored raw inputs of one day partition (columns of RAW_COLUMNS), limited to the selected sources."""
-    path = warehouse.partition_path("raw_inputs", day)
-    if not path.exists():
-        return pl.DataFrame(schema={c: DOCUMENT_SCHEMA.get(c, pl.Utf8) for c in RAW_COLUMNS})
-    raw = pl.read_parquet(path, columns=RAW_COLUMNS).cast({"first_seen_at": DOCUMENT_SCHEMA["first_seen_at"]})
-    if selector.everything:
+    raw = warehouse.query(
+        f"select {', '.join(RAW_COLUMNS)} from raw_inputs where partition_date = $day order by article_id", {"day": day}
+    )
+    raw = raw.cast({"first_seen_at": DOCUMENT_SCHEMA["first_seen_at"]}) if raw.height else pl.DataFrame(
+        schema={c: DOCUMENT_SCHEMA.get(c, pl.Utf8) for c in RAW_COLUMNS}
+    )
+    if selector.everything or raw.is_empty():
         return raw
     by_url = [selector.url_wanted(u or s) for u, s in zip(raw["url"], raw["source"], strict=True)]
     wanted = pl.Series(by_url, dtype=pl.Boolean)
     if selector.publishers:
-        articles = warehouse.partition_path("articles", day)
-        ids = (
-            pl.read_parquet(articles, columns=["article_id", "publisher"])
-            .filter(pl.col("publisher").str.to_lowercase().is_in(list(selector.publishers)))["article_id"]
-            if articles.exists() else pl.Series([], dtype=pl.Utf8)
-        )
+        ids = warehouse.query(
+            "select article_id from articles where partition_date = $day and lower(publisher) in "
+            "(select p from _publishers)", {"day": day},
+            _publishers=pl.DataFrame({"p": sorted(selector.publishers)}, schema={"p": pl.Utf8}),
+        )["article_id"]
         wanted = wanted | raw["article_id"].is_in(ids.to_list())
     return raw.filter(wanted)
 
@@ -234,13 +178,12 @@ def read_raw_inputs(warehouse: Warehouse, day: dt.date, selector: SourceSelector
 def _refetch_urls(warehouse: Warehouse, day: dt.date, raw: pl.DataFrame, selector: SourceSelector) -> list[str]:
     """Pages to fetch again for a day: its stored pages, and URLs rejected that day (a source was down)."""
     urls = [u for u in raw["url"].drop_nulls().to_list()]
-    rejects = warehouse.read("rejects").filter(
-        pl.col("source").str.starts_with("http") & (pl.col("rejected_at").dt.date() == day)
+    rejects = warehouse.query(
+        "select source from rejects where starts_with(source, 'http') and cast(rejected_at at time zone 'UTC' as date) = $day",
+        {"day": day},
     )
     urls += [u for u in rejects["source"].to_list() if selector.url_wanted(u)]
     return list(dict.fromkeys(urls))
-
-
 
 
 def refetch_documents(urls: list[str], settings: Settings) -> tuple[pl.DataFrame, list[Reject]]:
@@ -278,110 +221,42 @@ def refetch_documents(urls: list[str], settings: Settings) -> tuple[pl.DataFrame
     return docs.unique("source", keep="first", maintain_order=True), rejects
 
 
-def rebuild_day(
-    day: dt.date, mode: str, selector: SourceSelector, settings: Settings, run: RunContext, turnstile: Turnstile
-) -> DayResult:
-    """Rebuild one day partition: read (or re-fetch) its inputs, transform, then link and write in date order."""
-    from flows.pipeline import write_rejects, assign_ids, link_articles, transform_batch, write_tables
+def day_documents(
+    days: list[dt.date], mode: str, selector: SourceSelector, settings: Settings, run: RunContext
+) -> Iterator[pl.DataFrame]:
+    """The documents of `days` in date order, as chunks of whole days (about `settings.chunk_size` inputs).
 
-    started = time.monotonic()
-    warehouse = run.warehouse
-    result = DayResult(day)
-    try:
-        raw = read_raw_inputs(warehouse, day, selector)
+    Days stay in date order, so duplicates and stories are found against earlier days exactly as
+    incremental runs would have found them.
+    """
+    logger = get_run_logger()
+    buffer: list[pl.DataFrame] = []
+    held = 0
+    for day in sorted(days):
+        raw = read_raw_inputs(run.warehouse, day, selector)
         if mode == "refetch":
-            docs, fetch_rejects = refetch_documents(_refetch_urls(warehouse, day, raw, selector), settings)
-            result.rejects.extend(fetch_rejects)
-            result.articles_in += len(fetch_rejects)
+            docs, rejects = refetch_documents(_refetch_urls(run.warehouse, day, raw, selector), settings)
+            run.rejects.extend(rejects)
+            run.articles_in += len(rejects)
         else:
             docs = raw.drop("article_id")
-        docs = assign_ids(docs) if docs.height else docs.with_columns(article_id=pl.lit(None, pl.Utf8))
-        result.articles_in += docs.height
-        batches = [
-            transform_batch.fn(docs.slice(offset, settings.batch_size), settings)
-            for offset in range(0, docs.height, settings.batch_size)
-        ]
-    except BaseException:
-        turnstile.done(day)
-        raise
-    for batch in batches:
-        result.rejects.extend(batch.rejects)
-    day_run = dataclasses.replace(run, rejects=list(result.rejects), partitions=set(), notes=[])
-    with turnstile.turn(day), partition_locks(warehouse, [day]):
-        articles = pl.concat([b.articles for b in batches], how="diagonal_relaxed") if batches else pl.DataFrame()
-        touched: set[dt.date] = set()
-        if articles.height:
-            signatures = pl.concat([b.signatures for b in batches], how="diagonal_relaxed")
-            mentions = pl.concat([b.mentions for b in batches], how="diagonal_relaxed")
-            articles, signatures = link_articles.fn(articles, signatures, mentions, warehouse, settings, run.today)
-            touched.update(write_tables.fn(articles, batches, signatures, warehouse, day_run))
-            result.articles_written = articles.height
-            result.duplicates = int(articles["duplicate_of"].is_not_null().sum())
-        written = set(articles["article_id"].to_list()) if articles.height else set()
-        gone = set(docs["article_id"].to_list()) - written
-        if gone:
-            # Inputs the current pipeline rejects lose their old articles, mentions and topics; their
-            # raw inputs stay, stamped with this version so reprocess does not pick the day again.
-            for table in DERIVED_TABLES:
-                touched.update(warehouse.replace_rows(table, pl.DataFrame(), remove={day: gone}))
-            kept = pl.read_parquet(warehouse.partition_path("raw_inputs", day)) if mode == "reprocess" else None
-            if kept is not None:
-                kept = kept.filter(pl.col("article_id").is_in(list(gone)))
-                warehouse.replace_rows(
-                    "raw_inputs", kept.with_columns(run_id=pl.lit(run.run_id), pipeline_version=pl.lit(PIPELINE_VERSION))
-                )
-            result.removed = len(gone)
-        write_rejects(warehouse, day_run, articles["source"].to_list() if articles.height else [])
-    result.partitions = sorted(touched)
-    result.seconds = round(time.monotonic() - started, 2)
-    return result
-
-
-@task(name="backfill-day", cache_policy=NO_CACHE, task_run_name="{mode}-{day}")
-def process_day(
-    day: dt.date, mode: str, selector: SourceSelector, settings: Settings, run: RunContext, turnstile: Turnstile
-) -> DayResult:
-    """One day partition, the unit of work of backfill and reprocess."""
-    result = rebuild_day(day, mode, selector, settings, run, turnstile)
-    get_run_logger().info(
-        "%s %s: %d inputs, %d articles written, %d rejected, %d removed, %.1f s",
-        mode, day, result.articles_in, result.articles_written, len(result.rejects), result.removed, result.seconds,
-    )
-    return result
+        logger.info("%s %s: %d inputs", mode, day, docs.height)
+        buffer.append(docs)
+        held += docs.height
+        if held >= settings.chunk_size:
+            yield pl.concat(buffer, how="vertical_relaxed")
+            buffer, held = [], 0
+    if buffer:
+        yield pl.concat(buffer, how="vertical_relaxed")
 
 
 def process_days(
     days: list[dt.date], mode: str, selector: SourceSelector, settings: Settings, run: RunContext
-) -> list[DayResult]:
-    """Rebuild days with bounded concurrency; add their counts to `run`; raise if any day failed."""
-    logger = get_run_logger()
-    turnstile = Turnstile(days)
-    results: list[DayResult] = []
-    failures: list[str] = []
+) -> None:
+    """Rebuild days through the one pipeline (inputs re-transformed even when unchanged); counts go to `run`."""
     started = time.monotonic()
-    with ThreadPoolTaskRunner(max_workers=settings.backfill_concurrency) as runner:
-        futures = [
-            runner.submit(process_day, {"day": d, "mode": mode, "selector": selector, "settings": settings,
-                                        "run": run, "turnstile": turnstile})
-            for d in sorted(days)
-        ]
-        for day, future in zip(sorted(days), futures, strict=True):
-            try:
-                results.append(future.result())
-            except Exception as exc:
-                failures.append(f"{day} ({type(exc).__name__}: {exc})")
-    for res in results:
-        run.articles_in += res.articles_in
-        run.articles_written += res.articles_written
-        run.duplicates += res.duplicates
-        run.rejects.extend(res.rejects)
-        run.partitions.update(res.partitions)
-        if res.removed:
-            run.notes.append(f"{res.day}: {res.removed} articles removed (now rejected)")
-    logger.info("%d days in %.1f s (%d at a time)", len(days), time.monotonic() - started, settings.backfill_concurrency)
-    if failures:
-        raise RuntimeError(f"{len(failures)} of {len(days)} days failed: " + "; ".join(failures[:5]))
-    return results
+    process_documents(day_documents(days, mode, selector, settings, run), settings=settings, run=run, force=True)
+    get_run_logger().info("%d days in %.1f s", len(days), time.monotonic() - started)
 
 
 # ------------------------------------------------------------------------------ the flow
@@ -407,16 +282,12 @@ def backfill_flow(
     settings = get_settings()
     store = Warehouse(warehouse or settings.warehouse)
     days = plan_days(start, end, mode, settings)
-    selector = resolve_sources(sources, settings, store)
     store.ensure_catalog()
+    selector = resolve_sources(sources, settings, store)
     params = {"start": days[0].isoformat(), "end": days[-1].isoformat(), "sources": list(selector.names),
               "mode": mode, "warehouse": str(store.root)}
-    run = start_run("backfill", params, store)
-    try:
+    with run_lifecycle("backfill", params, store, settings) as run:
         process_days(days, mode, selector, settings, run)
-    except Exception as exc:
-        fail_run(run, exc)
-        raise
-    summary = close_run(run, settings)
+    summary = run.summary
     summary["days"] = len(days)
     return summary

@@ -12,6 +12,10 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+#: Statement kinds `fpwatch sql` runs (SELECT covers describe, show, summarize, pragma and from-first
+#: queries); COPY, EXPORT, ATTACH, SET, LOAD, CALL, INSERT and the rest are refused before running.
+READ_STATEMENTS = frozenset({"SELECT", "EXPLAIN"})
+
 app = typer.Typer(
     help="fpwatch: foreign-policy news into a queryable DuckDB warehouse.",
     no_args_is_help=True,
@@ -23,6 +27,15 @@ WarehouseOpt = Annotated[
     Optional[Path],
     typer.Option("--warehouse", "-w", help="Warehouse directory [env FPWATCH_WAREHOUSE, default ./data]."),
 ]
+
+
+def _location(warehouse: Path | None):
+    """Where the lake is (settings, or --warehouse), without opening anything."""
+    from flows.lake import resolve_location
+    from flows.settings import get_settings
+
+    settings = get_settings()
+    return resolve_location(warehouse or settings.warehouse, settings.catalog, settings.data_path)
 
 
 def _fail(message: str, code: int = 1) -> None:
@@ -73,12 +86,12 @@ def sql(
     """
     import duckdb
 
+    from flows.lake import LakeError, cli_init_script, connect_analyst
     from flows.settings import get_settings
-    from flows.warehouse import Warehouse
 
-    store = Warehouse(warehouse or get_settings().warehouse)
-    if not store.db_path.exists():
-        _fail(f"no warehouse at {store.db_path}: run `fpwatch run` first")
+    location = _location(warehouse)
+    if not location.exists():
+        _fail(f"no warehouse at {location.root}: run `fpwatch run` first")
     if file is not None:
         if query is not None:
             _fail("give a query or --file, not both", 2)
@@ -95,15 +108,31 @@ def sql(
     if query is None:
         shell = shutil.which("duckdb", path=str(Path(sys.executable).parent)) or shutil.which("duckdb")
         if not shell:
-            _fail("no duckdb shell found: `pip install duckdb-cli==1.5.6`, or pass a query")
-        os.execv(shell, [shell, "-readonly", str(store.db_path)])
+            _fail("no duckdb shell found: `pip install duckdb-cli==1.5.5`, or pass a query")
+        try:
+            init = location.root / ".fpwatch-duckdbrc"
+            init.write_text(cli_init_script(location))
+        except (LakeError, OSError) as exc:
+            _fail(str(exc))
+        os.execv(shell, [shell, "-init", str(init)])
+    try:
+        statements = duckdb.extract_statements(query)
+    except duckdb.Error as exc:
+        _fail(str(exc).splitlines()[0], 2)
+    for statement in statements:
+        if statement.type.name not in READ_STATEMENTS:
+            kind = statement.type.name.lower()
+            _fail(f"fpwatch sql is read-only: a {kind.upper()} statement is not allowed here "
+                  "(to export, use --format csv|json and redirect the output)", 2)
     output = output or ("table" if sys.stdout.isatty() else "csv")
     if output not in {"table", "csv", "json", "markdown"}:
         _fail(f"unknown --format {output!r}: use table, csv, json or markdown", 2)
     try:
-        con = duckdb.connect(str(store.db_path), read_only=True)
+        con = connect_analyst(location)
         result = con.sql(query, params=params or None)
         frame = result.pl() if result is not None else None
+    except LakeError as exc:
+        _fail(str(exc))
     except duckdb.Error as exc:
         _fail(str(exc).splitlines()[0])
     if frame is None:
@@ -143,19 +172,48 @@ def _flatten_nested(frame):
 
 @app.command()
 def migrate(warehouse: WarehouseOpt = None) -> None:
-    """Create or update warehouse.duckdb (views, comments) for the current schema and lake location.
+    """Bring a warehouse to the current catalog: tables, views, comments; converts the old Parquet layout.
+
+    A warehouse written by fpwatch before DuckLake (lake/<table>/... Parquet files and warehouse.duckdb)
+    is copied into the DuckLake catalog row for row, in one commit; the old files are then moved to
+    <warehouse>/legacy-<time>/ (delete it once you have checked the new catalog).
 
     Example: fpwatch migrate --warehouse /srv/fpwatch
     """
-    from flows.settings import get_settings
-    from flows.warehouse import Warehouse, WarehouseLocked
+    from flows.migrate import MigrationError, migrate_warehouse
+    from flows.warehouse import Warehouse
 
-    store = Warehouse(warehouse or get_settings().warehouse)
+    store = Warehouse(_location(warehouse).root)
     try:
-        store.ensure_catalog(strict=True)
-    except WarehouseLocked as exc:
+        report = migrate_warehouse(store)
+    except MigrationError as exc:
         _fail(str(exc))
-    console.print(f"warehouse catalogue up to date: {store.db_path}")
+    for line in report:
+        console.print(line)
+
+
+@app.command()
+def compact(
+    warehouse: WarehouseOpt = None,
+    keep_days: Annotated[
+        Optional[int], typer.Option("--keep-days", help="Snapshots kept for time travel [env FPWATCH_SNAPSHOT_RETENTION_DAYS].")
+    ] = None,
+) -> None:
+    """Merge small data files, expire snapshots older than the retention, delete files nothing references.
+
+    Example: fpwatch compact --keep-days 30
+    """
+    from flows.maintenance import compact_warehouse
+    from flows.settings import get_settings
+    from flows.warehouse import Warehouse
+
+    settings = get_settings()
+    store = Warehouse(_location(warehouse).root)
+    stats = compact_warehouse(store, keep_days if keep_days is not None else settings.snapshot_retention_days)
+    table = Table(title="fpwatch compact", show_header=False)
+    for key, value in stats.items():
+        table.add_row(key.replace("_", " "), str(value))
+    Console().print(table)
 
 
 def _print_run_summary(summary: dict) -> None:
@@ -246,7 +304,12 @@ def _register_fetch() -> None:
     app.command("fetch")(fetch_command)
 
 
-_register_fetch()
+def main() -> None:
+    """The `fpwatch` entry point: `fpwatch sql` answers without importing Prefect or the pipeline."""
+    if sys.argv[1:2] != ["sql"]:
+        _register_fetch()
+    app()
+
 
 if __name__ == "__main__":
-    app()
+    main()

@@ -23,6 +23,7 @@ import asyncio
 import datetime as dt
 import hashlib
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Annotated, Any, Optional
@@ -36,9 +37,8 @@ from prefect.logging import get_run_logger
 from flows.fetch_store import MAX_TRANSIENT_TRIES, RAW_SCHEMA, TRANSIENT_REASONS, FetchStore, state_row
 from flows.files import DOCUMENT_SCHEMA
 from flows.http import CrawlMemory, FetchResult, FetchSettings, HostPolicy, PoliteClient, run_coroutine
-from flows.pipeline import ingest_documents
-from flows.reports import close_run, fail_run
-from flows.runs import start_run
+from flows.pipeline import process_documents
+from flows.reports import run_lifecycle
 from flows.settings import Settings, get_settings
 from flows.warehouse import Reject, Warehouse
 from transforms.feeds import (
@@ -264,8 +264,7 @@ def fetch_pages(targets: list[Target], fetch_settings: FetchSettings, policies: 
                 memory: CrawlMemory) -> FetchedBatch:
     """Fetch one batch of pages concurrently (raw bytes stored first); reuse pages already stored."""
     by_url = {t.url: t for t in targets}
-    stored = store.raw_index().filter(pl.col("url").is_in(list(by_url)))
-    reuse = store.read_raw(stored) if stored.height else pl.DataFrame(schema=RAW_SCHEMA)
+    reuse = store.read_raw(list(by_url))
     reused_urls = set(reuse["url"].to_list())
     to_fetch = [t.url for t in targets if t.url not in reused_urls]
 
@@ -360,50 +359,46 @@ def fetch_flow(
         raise ValueError("nothing to fetch: give --feed, --sitemap, --urls or --sources")
     fetch_settings = build_fetch_settings(settings, allow_private)
     store = Warehouse(warehouse or settings.warehouse)
-    store.ensure_catalog()
     params = {"feeds": feeds or [], "sitemaps": sitemaps or [], "urls_file": urls_file,
               "sources_file": sources_file, "warehouse": str(store.root),
               "allow_private": fetch_settings.allow_private_hosts, "max_pages": max_pages}
-    run = start_run("fetch", params, store)
     fstore = FetchStore(store)
     started = time.monotonic()
     counts = {"pages_fetched": 0, "pages_reused": 0, "pages_ok": 0, "pages_rejected": 0}
     fetch_seconds = 0.0
-    try:
+
+    with run_lifecycle("fetch", params, store, settings) as run:
         memory = CrawlMemory()  # robots.txt and per-host clocks shared by every task of the run
         plan = discover_urls(origins, fetch_settings, fstore, run.run_id, memory)
         run.rejects.extend(plan.rejects)
         targets = _apply_caps(plan, max_pages)
         logger.info("discovered %d pages to fetch (%d rejects while discovering)", len(targets), len(plan.rejects))
         previous = {u: t for u, t in fstore.state().select("url", "tries").iter_rows()}
-        unflushed = bool(plan.rejects)
-        for batch_no, offset in enumerate(range(0, len(targets), batch_size), start=1):
-            batch = targets[offset:offset + batch_size]
-            tick = time.monotonic()
-            fetched = fetch_pages(batch, fetch_settings, plan.policies, fstore, run.run_id, batch_no, previous,
-                                  memory)
-            fetch_seconds += time.monotonic() - tick
-            run.rejects.extend(fetched.rejects)
-            run.articles_in += len(fetched.rejects)
-            counts["pages_fetched"] += fetched.fetched
-            counts["pages_reused"] += fetched.reused
-            counts["pages_ok"] += fetched.docs.height
-            counts["pages_rejected"] += len(fetched.rejects)
-            if fetched.docs.height:
-                ingest_documents(fetched.docs, settings=settings, run=run)
-            # An ingest writes every reject gathered so far; otherwise they wait for the flush below.
-            unflushed = False if fetched.docs.height else (unflushed or bool(fetched.rejects))
-            fstore.write_state(fetched.state_rows, f"{run.run_id}-{batch_no:05d}")
-            logger.info("batch %d: %d pages ok, %d rejected, %.1f pages/s", batch_no, fetched.docs.height,
-                        len(fetched.rejects), (offset + len(batch)) / max(time.monotonic() - started, 1e-9))
-        if unflushed or not targets:
-            # Flush rejects gathered since the last ingest (the pipeline writes run.rejects).
-            ingest_documents(pl.DataFrame(schema=DOCUMENT_SCHEMA), settings=settings, run=run)
+
+        def fetched_chunks() -> Iterator[pl.DataFrame]:
+            # A generator: the pipeline commits each batch's articles before the batch's state is
+            # written, so a run killed in between fetches nothing again (raw pages are stored first).
+            nonlocal fetch_seconds
+            for batch_no, offset in enumerate(range(0, len(targets), batch_size), start=1):
+                batch = targets[offset:offset + batch_size]
+                tick = time.monotonic()
+                fetched = fetch_pages(batch, fetch_settings, plan.policies, fstore, run.run_id, batch_no, previous,
+                                      memory)
+                fetch_seconds += time.monotonic() - tick
+                run.rejects.extend(fetched.rejects)
+                run.articles_in += len(fetched.rejects)
+                counts["pages_fetched"] += fetched.fetched
+                counts["pages_reused"] += fetched.reused
+                counts["pages_ok"] += fetched.docs.height
+                counts["pages_rejected"] += len(fetched.rejects)
+                yield fetched.docs
+                fstore.write_state(fetched.state_rows, f"{run.run_id}-{batch_no:05d}")
+                logger.info("batch %d: %d pages ok, %d rejected, %.1f pages/s", batch_no, fetched.docs.height,
+                            len(fetched.rejects), (offset + len(batch)) / max(time.monotonic() - started, 1e-9))
+
+        process_documents(fetched_chunks(), settings=settings, run=run)
         fstore.compact()
-    except Exception as exc:
-        fail_run(run, exc)
-        raise
-    summary = close_run(run, settings)  # data checks, `runs` row, report artifact (flows/reports.py)
+    summary = run.summary
     summary.update(counts)
     summary["seconds"] = round(time.monotonic() - started, 2)
     summary["fetch_seconds"] = round(fetch_seconds, 2)

@@ -1,23 +1,22 @@
-"""Fetch state and raw pages: two small lake tables owned by the fetch flow.
+"""Fetch state and raw pages: two warehouse tables owned by the fetch flow (sql/schema/002_fetch.sql).
 
-    lake/fetch_state/<run_id>-<step>.parquet     append-only: one row per URL event (latest wins)
-    lake/fetch_state/data.parquet                compacted at the end of a completed run
-    lake/raw_pages/partition_date=D/<run_id>-<batch>.parquet   raw bytes of every fetched page
+    fetch_state   one row per URL event (latest wins); `compact` keeps only the latest per URL
+    raw_pages     raw bytes of every fetched page, partitioned by fetch day
 
-Every file is written with the warehouse's temp-file-and-rename step, so a reader (or a run
-resuming after a kill) sees whole files only.
+Every write is one DuckLake commit, so a reader (or a run resuming after a kill) sees whole batches.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-import re
 from pathlib import Path
 from typing import Any
 
 import polars as pl
 
-from flows.warehouse import Warehouse, _write_atomic
+import duckdb
+
+from flows.warehouse import Warehouse, replace_rows
 
 STATE_TABLE = "fetch_state"
 RAW_TABLE = "raw_pages"
@@ -72,76 +71,63 @@ def state_row(url: str, kind: str, status: str, run_id: str, **values: Any) -> d
     return row
 
 
-def _safe_name(text: str) -> str:
-    return re.sub(r"[^A-Za-z0-9_.-]", "_", text)[:80]
-
-
 # --------------------------------------------------------------------------------------------
 # State store
 
 
 class FetchStore:
-    """The fetch_state and raw_pages lake tables of one warehouse."""
+    """The fetch_state and raw_pages tables of one warehouse."""
 
     def __init__(self, warehouse: Warehouse):
         self.warehouse = warehouse
-        self.state_dir = warehouse.lake / STATE_TABLE
-        self.raw_dir = warehouse.lake / RAW_TABLE
-
-    def _state_files(self) -> list[Path]:
-        return sorted(self.state_dir.glob("*.parquet")) if self.state_dir.exists() else []
 
     def state(self) -> pl.DataFrame:
         """Latest state row per URL."""
-        files = self._state_files()
-        if not files:
-            return pl.DataFrame(schema=STATE_SCHEMA)
-        frame = pl.concat([pl.read_parquet(f).cast(STATE_SCHEMA) for f in files], how="vertical")
-        return (frame.sort("updated_at", "seq")
-                .unique("url", keep="last", maintain_order=True))
+        frame = self.warehouse.query(
+            f"select * from {STATE_TABLE} qualify row_number() over (partition by url order by updated_at desc, seq desc) = 1"
+        )
+        return frame.cast(STATE_SCHEMA) if frame.height else pl.DataFrame(schema=STATE_SCHEMA)
 
-    def write_state(self, rows: list[dict[str, Any]], name: str) -> None:
-        """Append state rows as one new file (atomic)."""
+    def write_state(self, rows: list[dict[str, Any]], name: str = "") -> None:
+        """Append state rows (one commit)."""
         if rows:
             frame = pl.DataFrame(rows, schema=STATE_SCHEMA, orient="row")
-            _write_atomic(frame, self.state_dir / f"{_safe_name(name)}.parquet")
+            self.warehouse.commit(lambda cur: _insert(cur, STATE_TABLE, frame), what=f"commit of fetch state {name}")
 
     def compact(self) -> int:
-        """Merge the state files into data.parquet (latest row per URL); returns the row count."""
-        with self.warehouse.lock(STATE_TABLE):
-            files = self._state_files()
-            if len(files) <= 1:
-                return self.state().height
-            merged = self.state()
-            _write_atomic(merged, self.state_dir / "data.parquet")
-            for path in files:
-                if path.name != "data.parquet":
-                    path.unlink(missing_ok=True)
-            return merged.height
+        """Keep only the latest state row per URL; returns the row count."""
+        def work(cur: duckdb.DuckDBPyConnection) -> int:
+            cur.execute(
+                f"""
+                delete from {STATE_TABLE} where (url, updated_at, seq) not in (
+                    select (url, updated_at, seq) from {STATE_TABLE}
+                    qualify row_number() over (partition by url order by updated_at desc, seq desc) = 1
+                )
+                """
+            )
+            return int(cur.execute(f"select count(*) from {STATE_TABLE}").fetchone()[0])
 
-    def raw_index(self) -> pl.DataFrame:
-        """url -> raw_sha256 and file of every stored raw page (bodies not read)."""
-        files = sorted(self.raw_dir.rglob("*.parquet")) if self.raw_dir.exists() else []
-        if not files:
-            return pl.DataFrame(schema={"url": pl.String, "raw_sha256": pl.String, "file": pl.String})
-        return pl.concat([
-            pl.read_parquet(f, columns=["url", "raw_sha256"]).with_columns(file=pl.lit(str(f)))
-            for f in files
-        ]).unique("url", keep="last", maintain_order=True)
+        return self.warehouse.commit(work, what="fetch state compaction")
 
-    def read_raw(self, index: pl.DataFrame) -> pl.DataFrame:
-        """Raw page rows for the (url, file) pairs of ``index``."""
-        frames = []
-        for file, group in index.group_by("file"):
-            frames.append(pl.read_parquet(file[0]).cast(RAW_SCHEMA)
-                          .filter(pl.col("url").is_in(group["url"].to_list())))
-        return pl.concat(frames) if frames else pl.DataFrame(schema=RAW_SCHEMA)
+    def read_raw(self, urls: list[str]) -> pl.DataFrame:
+        """The newest stored raw page of each of `urls` (URLs never fetched are absent)."""
+        if not urls:
+            return pl.DataFrame(schema=RAW_SCHEMA)
+        frame = self.warehouse.query(
+            f"""
+            select * from {RAW_TABLE} where url in (select url from _urls)
+            qualify row_number() over (partition by url order by fetched_at desc) = 1
+            """,
+            _urls=pl.DataFrame({"url": urls}, schema={"url": pl.Utf8}),
+        )
+        return frame.select(list(RAW_SCHEMA)).cast(RAW_SCHEMA) if frame.height else pl.DataFrame(schema=RAW_SCHEMA)
 
-    def write_raw(self, rows: list[dict[str, Any]], name: str) -> None:
-        """Write raw pages, one file per fetch day, atomically."""
-        if not rows:
-            return
-        frame = pl.DataFrame(rows, schema=RAW_SCHEMA, orient="row")
-        for (day,), part in frame.group_by("partition_date"):
-            target = self.raw_dir / f"partition_date={day.isoformat()}" / f"{_safe_name(name)}.parquet"
-            _write_atomic(part, target)
+    def write_raw(self, rows: list[dict[str, Any]], name: str = "") -> None:
+        """Store raw pages (one commit)."""
+        if rows:
+            frame = pl.DataFrame(rows, schema=RAW_SCHEMA, orient="row")
+            self.warehouse.commit(lambda cur: _insert(cur, RAW_TABLE, frame), what=f"commit of raw pages {name}")
+
+
+def _insert(cur: duckdb.DuckDBPyConnection, table: str, frame: pl.DataFrame) -> None:
+    replace_rows(cur, table, frame, key="url", keys=[])

@@ -1,7 +1,7 @@
 """`ingest`: the scheduled, incremental job: new files from the inbox folders, new pages of the sources.
 
-Incremental: a file whose bytes are already stored (same source, same sha256 in `raw_inputs`) is
-skipped; the fetch flow keeps its own state of pages seen. So one run catches up on everything
+Incremental: a file whose bytes are already committed (same article id, same sha256 in `raw_inputs`)
+is skipped by the pipeline; the fetch flow keeps its own state of pages seen. So one run catches up on everything
 since the last one, however long ago that was, and a late run does not need the runs it missed:
 the first late run of the deployment cancels the other late ones ("superseded") and catches up in
 one go. The deployment also allows only one ingest at a time (flows/deployments.py).
@@ -13,14 +13,11 @@ import datetime as dt
 from pathlib import Path
 from typing import Any
 
-import polars as pl
 from prefect import flow
 from prefect.logging import get_run_logger
 
-from flows.pipeline import ingest_documents
-from flows.reports import close_run, fail_run
-from flows.run import read_inputs
-from flows.runs import start_run
+from flows.reports import run_lifecycle
+from flows.run import ingest_files
 from flows.settings import get_settings
 from flows.warehouse import Warehouse
 
@@ -61,20 +58,6 @@ def cancel_late_runs() -> list[str]:
     return cancelled
 
 
-def new_documents(docs: pl.DataFrame, warehouse: Warehouse) -> pl.DataFrame:
-    """Documents whose (source, raw_sha256) is not stored in raw_inputs yet."""
-    if docs.is_empty():
-        return docs
-    stored = (
-        warehouse.scan("raw_inputs")
-        .select("source", "raw_sha256")
-        .filter(pl.col("source").is_in(docs["source"].to_list()))
-        .unique()
-        .collect()
-    )
-    return docs.join(stored, on=["source", "raw_sha256"], how="anti", nulls_equal=True)
-
-
 @flow(name="ingest", log_prints=True)
 def ingest_flow(
     paths: list[str] | None = None,
@@ -94,21 +77,18 @@ def ingest_flow(
     inputs = [Path(p) for p in paths] if paths else list(settings.ingest_paths)
     sources = sources_file or (str(settings.ingest_sources_file) if settings.ingest_sources_file else None)
     store = Warehouse(warehouse or settings.warehouse)
-    store.ensure_catalog()
     params = {"paths": [str(p) for p in inputs], "sources_file": sources, "warehouse": str(store.root)}
-    run = start_run("ingest", params, store)
-    if superseded:
-        run.notes.append(f"cancelled {len(superseded)} late runs of this deployment: this run catches up for them")
-    if not inputs and not sources:
-        run.notes.append("nothing to ingest: set FPWATCH_INGEST_PATHS and/or FPWATCH_INGEST_SOURCES_FILE")
-        logger.warning(run.notes[-1])
-    try:
+    with run_lifecycle("ingest", params, store, settings) as run:
+        if superseded:
+            run.notes.append(f"cancelled {len(superseded)} late runs of this deployment: this run catches up for them")
+        if not inputs and not sources:
+            run.notes.append("nothing to ingest: set FPWATCH_INGEST_PATHS and/or FPWATCH_INGEST_SOURCES_FILE")
+            logger.warning(run.notes[-1])
         if inputs:
-            docs = read_inputs(inputs, settings, run)
-            fresh = new_documents(docs, store)
-            if docs.height - fresh.height:
-                run.notes.append(f"{docs.height - fresh.height} files unchanged since they were ingested")
-            ingest_documents(fresh, settings=settings, run=run)
+            # Files already committed with the same bytes are skipped by the pipeline itself.
+            ingest_files(inputs, settings, run)
+            if run.skipped:
+                run.notes.append(f"{run.skipped} files unchanged since they were ingested")
         if sources:
             from flows.fetch import fetch_flow
 
@@ -118,7 +98,4 @@ def ingest_flow(
                 f"fetch run {fetched['run_id']}: {fetched.get('articles_written', 0)} articles written, "
                 f"{fetched.get('rejects', 0)} rejected"
             )
-    except Exception as exc:
-        fail_run(run, exc)
-        raise
-    return close_run(run, settings)
+    return run.summary

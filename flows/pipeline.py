@@ -1,33 +1,47 @@
-"""The shared pipeline: raw documents in, every warehouse table out. Used by run, fetch and reprocess.
+"""The shared pipeline: raw documents in, every warehouse table out. One path for every flow.
 
-Batches, not rows: documents are cut into batches of `Settings.batch_size`; one task transforms a
-batch (clean, metadata, entities, topics, signatures), one task links the whole run's articles to
-what the warehouse already holds (duplicates, stories), one task writes the partitions.
+`run`, `ingest`, `fetch`, `backfill` and `reprocess` all hand their documents to
+`process_documents` as an iterable of chunks (`Settings.chunk_size` inputs each). Per chunk:
+
+1. ids: article_id from the input identity; inputs already committed with the same content and
+   pipeline version are skipped (so a killed run, run again, finishes only what is missing);
+2. transform: batches of `Settings.batch_size` documents, one `transform-batch` task each, in
+   worker processes (a local Dask cluster, or the cluster at `FPWATCH_DASK_ADDRESS`);
+3. link (`link-articles`): partition, duplicates and stories against what the warehouse holds,
+   reading only the rows that matter (ids, band keys, the story window);
+4. commit (`commit-chunk`): one DuckLake transaction over every table, tagged with the run id.
+
+Memory is bounded by one chunk, whatever the number of inputs; a reader sees a chunk whole or not
+at all; a chunk committed is never redone.
 """
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import os
 import time
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from functools import lru_cache
+from typing import Any
 
+import duckdb
 import polars as pl
-from prefect import flow, task
+from prefect import task
 from prefect.cache_policies import NO_CACHE
 from prefect.logging import get_run_logger
 
-from flows.locks import partition_locks
 from flows.runs import RunContext
 from flows.settings import Settings
-from flows.warehouse import Reject, Warehouse
+from flows.warehouse import Reject, Warehouse, conform, register, replace_rows
 from transforms import PIPELINE_VERSION
 from transforms.articles import prepare_articles
 from transforms.dedup import compute_signatures, find_duplicates
 from transforms.entities import extract_entities, load_ner_pipeline
 from transforms.gazetteer import load_gazetteer
 from transforms.ids import article_identity, stable_id
+from transforms.linking import duplicate_order, place_articles, story_days, story_history, story_pool
 from transforms.stories import assign_stories, summarize_stories
 from transforms.topics import load_taxonomy, score_topics, taxonomy_frame
 
@@ -42,7 +56,11 @@ MAX_AUTO_WORKERS = 2
 #: One BLAS/OpenMP thread per worker process: two processes on two cores, not four threads.
 WORKER_THREAD_LIMITS = {"OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
 
-PARTITIONED_OUTPUTS = ("raw_inputs", "mentions", "article_topics", "article_signatures", "articles")
+#: Tables with one or more rows per article, replaced together when an article is (re)written.
+ARTICLE_TABLES = ("raw_inputs", "mentions", "article_topics", "article_signatures", "articles")
+#: Tables derived from an article's text: an input the pipeline now rejects loses these rows; its
+#: raw input stays, so a later pipeline version can accept it again.
+DERIVED_TABLES = ("articles", "mentions", "article_topics", "article_signatures")
 
 
 @dataclass
@@ -58,6 +76,19 @@ class BatchResult:
     rejects: list[Reject] = field(default_factory=list)
 
 
+@dataclass
+class ChunkResult:
+    """What committing one chunk did (added to the run's counters)."""
+
+    inputs: int = 0
+    skipped: int = 0
+    written: int = 0
+    duplicates: int = 0
+    removed: int = 0
+    partitions: set[dt.date] = field(default_factory=set)
+    snapshot_id: int | None = None
+
+
 @lru_cache(maxsize=2)
 def _nlp(model: str | None):
     return load_ner_pipeline(model)
@@ -69,46 +100,8 @@ def _ner_processes(settings: Settings, n_articles: int) -> int:
     return settings.ner_processes or 2
 
 
-def _transform_workers(settings: Settings, n_batches: int) -> int:
-    if n_batches < 2:
-        return 1
-    wanted = settings.transform_workers or min(MAX_AUTO_WORKERS, os.cpu_count() or 1)
-    return max(1, min(wanted, n_batches))
-
-
-def transform_in_parallel(batches: list[pl.DataFrame], settings: Settings, workers: int) -> list[BatchResult]:
-    """Transform batches in `workers` processes (a Dask cluster), each loading spaCy once.
-
-    Each batch is still one Prefect task run; the processes only let the two cores work at once
-    (spaCy, trafilatura and the cleaners hold the GIL most of the time, so threads would not).
-    """
-    from prefect.client.orchestration import get_client
-    from prefect_dask import DaskTaskRunner
-
-    # Workers must report to this run's Prefect API: without the URL each worker would start an
-    # ephemeral server of its own (measured: 3 servers fighting for 2 cores and one SQLite file).
-    env = {"PREFECT_API_URL": str(get_client(sync_client=True).api_url), **WORKER_THREAD_LIMITS}
-    runner = DaskTaskRunner(
-        cluster_kwargs={
-            "n_workers": workers, "threads_per_worker": 1, "processes": True, "dashboard_address": None, "env": env,
-        }
-    )
-    single = settings.model_copy(update={"ner_processes": 1})
-    return _transform_subflow.with_options(task_runner=runner)(batches, single)
-
-
-@flow(name="transform-batches", log_prints=True)
-def _transform_subflow(batches: list[pl.DataFrame], settings: Settings) -> list[BatchResult]:
-    logger = get_run_logger()
-    futures = [transform_batch.submit(batch, settings) for batch in batches]
-    total = sum(b.height for b in batches)
-    started, done = time.monotonic(), 0
-    for i, future in enumerate(futures, start=1):
-        future.wait()
-        done += batches[i - 1].height
-        rate = done / max(time.monotonic() - started, 1e-9)
-        logger.info("transformed batch %d/%d: %d/%d documents (%.1f/s)", i, len(batches), done, total, rate)
-    return [f.result() for f in futures]
+def _transform_workers(settings: Settings) -> int:
+    return settings.transform_workers or min(MAX_AUTO_WORKERS, os.cpu_count() or 1)
 
 
 def assign_ids(docs: pl.DataFrame) -> pl.DataFrame:
@@ -140,73 +133,144 @@ def transform_batch(docs: pl.DataFrame, settings: Settings) -> BatchResult:
     return BatchResult(articles, raw, mentions, entities, topics, signatures, rejects)
 
 
-def _existing_articles(warehouse: Warehouse, ids: list[str]) -> pl.DataFrame:
-    return (
-        warehouse.scan("articles")
-        .filter(pl.col("article_id").is_in(ids))
-        .select("article_id", pl.col("partition_date").alias("old_partition"), pl.col("story_id").alias("old_story"))
-        .collect()
-    )
+# ------------------------------------------------------------------------------ transforming
+class Transformer:
+    """Runs transform batches: in this process, or on Dask workers (started once per run, lazily).
 
-
-def _first_seen(warehouse: Warehouse, ids: list[str]) -> pl.DataFrame:
-    return (
-        warehouse.scan("raw_inputs")
-        .filter(pl.col("article_id").is_in(ids))
-        .group_by("article_id")
-        .agg(pl.col("first_seen_at").min().dt.convert_time_zone("UTC").alias("old_first_seen"))
-        .collect()
-    )
-
-
-def _candidate_signatures(warehouse: Warehouse, signatures: pl.DataFrame, ids: list[str]) -> pl.DataFrame:
-    """Stored signatures of earlier articles that share a content hash or an LSH band with the new ones."""
-    keys = signatures.select(pl.col("band_keys").explode().alias("band_key")).unique().drop_nulls()
-    hashes = signatures["content_hash"].unique().to_list()
-    stored = warehouse.scan("article_signatures").filter(~pl.col("article_id").is_in(ids))
-    by_band = (
-        stored.select("article_id", pl.col("band_keys").alias("band_key"))
-        .explode("band_key")
-        .join(keys.lazy(), on="band_key", how="semi")
-        .select("article_id")
-    )
-    by_hash = stored.filter(pl.col("content_hash").is_in(hashes)).select("article_id")
-    wanted = pl.concat([by_band, by_hash]).unique()
-    return stored.join(wanted, on="article_id", how="semi").collect()
-
-
-def _entity_lists(mentions: pl.DataFrame) -> pl.DataFrame:
-    return mentions.group_by("article_id").agg(pl.col("entity_id").unique().sort().alias("entity_ids"))
-
-
-def _story_history(warehouse: Warehouse, days: set[dt.date], window: dt.timedelta, exclude: list[str]) -> pl.DataFrame:
-    """Articles already in the warehouse within `window` of any of `days` (the open-story window).
-
-    Only the partitions around the batch's own dates are read, never the whole warehouse.
+    Without `Settings.dask_address` a run with several batches starts a local cluster of
+    `transform_workers` processes (spaCy and the cleaners hold the GIL: threads would not use the
+    cores); with it, batches go to that existing cluster. Each worker loads spaCy once.
     """
-    wanted = sorted({d + dt.timedelta(days=k) for d in days for k in range(-window.days, window.days + 1)})
-    history = (
-        warehouse.scan("articles")
-        .filter(pl.col("partition_date").is_in(wanted) & ~pl.col("article_id").is_in(exclude))
-        .filter(pl.col("story_id").is_not_null())
-        .select(
-            "article_id", "title", "body", "publisher", "duplicate_of", "story_id",
-            pl.col("published_date").alias("date"), "partition_date",
+
+    def __init__(self, settings: Settings):
+        self.settings = settings
+        self._stack = contextlib.ExitStack()
+        self._runner = None
+
+    def __enter__(self) -> Transformer:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stack.close()
+
+    def _dask(self):
+        if self._runner is None:
+            from prefect.client.orchestration import get_client
+            from prefect_dask import DaskTaskRunner
+
+            if self.settings.dask_address:
+                runner = DaskTaskRunner(address=self.settings.dask_address)
+            else:
+                # Workers report to this run's Prefect API: without the URL each worker would start an
+                # ephemeral server of its own (measured: 3 servers fighting for 2 cores and one SQLite file).
+                env = {"PREFECT_API_URL": str(get_client(sync_client=True).api_url), **WORKER_THREAD_LIMITS}
+                runner = DaskTaskRunner(cluster_kwargs={
+                    "n_workers": _transform_workers(self.settings), "threads_per_worker": 1, "processes": True,
+                    "dashboard_address": None, "env": env,
+                })
+            self._runner = self._stack.enter_context(runner)
+        return self._runner
+
+    def run(self, docs: pl.DataFrame) -> list[BatchResult]:
+        """Transform `docs` in batches; logs progress per batch."""
+        logger = get_run_logger()
+        size = self.settings.batch_size
+        batches = [docs.slice(offset, size) for offset in range(0, docs.height, size)]
+        parallel = len(batches) > 1 and (self.settings.dask_address or _transform_workers(self.settings) > 1)
+        started, done, results = time.monotonic(), 0, []
+        if parallel:
+            single = self.settings.model_copy(update={"ner_processes": 1})
+            runner = self._dask()
+            futures = [runner.submit(transform_batch, {"docs": b, "settings": single}) for b in batches]
+        for i, batch in enumerate(batches, start=1):
+            results.append(futures[i - 1].result() if parallel else transform_batch(batch, self.settings))
+            done += batch.height
+            rate = done / max(time.monotonic() - started, 1e-9)
+            logger.info("transformed batch %d/%d: %d/%d documents (%.1f/s)", i, len(batches), done, docs.height, rate)
+        return results
+
+
+# ------------------------------------------------------------------------------ reading what is stored
+def committed_inputs(warehouse: Warehouse, docs: pl.DataFrame) -> pl.DataFrame:
+    """The docs already stored with the same article_id, raw bytes and pipeline version (nothing to redo)."""
+    if docs.is_empty():
+        return docs.select("article_id")
+    return warehouse.query(
+        """
+        select distinct r.article_id
+        from raw_inputs as r
+        join _docs as d on d.article_id = r.article_id and d.raw_sha256 is not distinct from r.raw_sha256
+        where r.pipeline_version = $version
+        """,
+        {"version": PIPELINE_VERSION},
+        _docs=docs.select("article_id", "raw_sha256"),
+    )
+
+
+def _stored_articles(warehouse: Warehouse, ids: pl.DataFrame) -> tuple[pl.DataFrame, pl.DataFrame]:
+    existing = warehouse.query(
+        "select article_id, partition_date as old_partition, story_id as old_story from articles "
+        "where article_id in (select article_id from _ids)", _ids=ids,
+    )
+    first_seen = warehouse.query(
+        "select article_id, min(first_seen_at) as old_first_seen from raw_inputs "
+        "where article_id in (select article_id from _ids) group by article_id", _ids=ids,
+    ).with_columns(pl.col("old_first_seen").dt.convert_time_zone("UTC"))
+    return existing, first_seen
+
+
+def _candidate_signatures(warehouse: Warehouse, signatures: pl.DataFrame) -> pl.DataFrame:
+    """Stored signatures of other articles sharing a content hash or an LSH band key with the new ones.
+
+    DuckDB reads only the band_keys and content_hash columns to find them, then the few matching rows.
+    """
+    keys = signatures.select(pl.col("band_keys").explode().alias("band_key")).drop_nulls().unique()
+    frame = warehouse.query(
+        """
+        with keys as (select band_key from _keys),
+        by_band as (
+            select distinct s.article_id
+            from (select article_id, unnest(band_keys) as band_key from article_signatures) as s
+            semi join keys using (band_key)
+        ),
+        by_hash as (
+            select article_id from article_signatures where content_hash in (select content_hash from _new)
+        ),
+        final as (
+            select s.*
+            from article_signatures as s
+            where s.article_id in (select article_id from by_band union select article_id from by_hash)
+              and s.article_id not in (select article_id from _new)
         )
-        .collect()
+        select * from final
+        """,
+        _keys=keys, _new=signatures.select("article_id", "content_hash"),
     )
-    if history.is_empty():
-        return history.drop("partition_date").with_columns(pl.lit([], dtype=pl.List(pl.Utf8)).alias("entity_ids"))
-    ids = history["article_id"].to_list()
-    mentions = (
-        warehouse.scan("mentions")
-        .filter(pl.col("partition_date").is_in(wanted) & pl.col("article_id").is_in(ids))
-        .select("article_id", "entity_id")
-        .collect()
+    return conform(frame, "article_signatures")
+
+
+def _story_history(warehouse: Warehouse, days: list[dt.date], exclude: pl.DataFrame) -> pl.DataFrame:
+    """Stored articles with a story in the partitions `days` (and their entity lists)."""
+    if not days:
+        days = [dt.date(1970, 1, 1)]
+    frames = {"_days": pl.DataFrame({"d": days}, schema={"d": pl.Date}), "_ids": exclude}
+    history = warehouse.query(
+        """
+        select article_id, title, body, publisher, duplicate_of, story_id, published_date as date
+        from articles
+        where partition_date in (select d from _days) and story_id is not null
+          and article_id not in (select article_id from _ids)
+        """, **frames,
     )
-    return history.drop("partition_date").join(_entity_lists(mentions), on="article_id", how="left").with_columns(
-        pl.col("entity_ids").fill_null(pl.lit([], dtype=pl.List(pl.Utf8)))
-    )
+    mentions = warehouse.query(
+        """
+        select m.article_id, m.entity_id
+        from mentions as m
+        where m.partition_date in (select d from _days)
+          and m.article_id in (select article_id from _hist)
+        """, _days=frames["_days"], _hist=history.select("article_id"),
+    ) if history.height else pl.DataFrame(schema={"article_id": pl.Utf8, "entity_id": pl.Utf8})
+    return story_history(history, mentions)
 
 
 @task(name="link-articles", cache_policy=NO_CACHE)
@@ -216,174 +280,226 @@ def link_articles(
 ) -> tuple[pl.DataFrame, pl.DataFrame]:
     """Give every article its partition, duplicate_of and story_id against what the warehouse holds.
 
-    Returns (articles, signatures) with partition_date, duplicate_of, story_id and sort_key set.
+    Returns (articles, signatures) with partition_date, old_partition, duplicate_of, story_id and sort_key set.
     """
-    ids = articles["article_id"].to_list()
-    existing = _existing_articles(warehouse, ids)
-    first_seen = _first_seen(warehouse, ids)
-    articles = (
-        articles.join(existing, on="article_id", how="left")
-        .join(first_seen, on="article_id", how="left")
-        .with_columns(pl.coalesce("old_first_seen", "first_seen_at").alias("first_seen_at"))
-        .with_columns(
-            pl.coalesce(
-                "published_date", "old_partition", pl.col("first_seen_at").dt.date(), pl.lit(today)
-            ).alias("partition_date")
-        )
-    )
-    date = pl.coalesce("published_date", "partition_date")
-    articles = articles.with_columns(
-        pl.concat_str([date.dt.strftime("%Y-%m-%d"), pl.col("article_id")], separator="|").alias("sort_key")
-    )
+    ids = articles.select("article_id")
+    existing, first_seen = _stored_articles(warehouse, ids)
+    articles = duplicate_order(place_articles(articles, existing, first_seen, today))
     signatures = signatures.join(articles.select("article_id", "sort_key", "partition_date"), on="article_id")
-    candidates = _candidate_signatures(warehouse, signatures, ids)
+    candidates = _candidate_signatures(warehouse, signatures)
     dups = find_duplicates(articles.select("article_id", "body", "sort_key"), signatures, candidates)
     articles = articles.join(dups.select("article_id", "duplicate_of"), on="article_id", how="left")
-
-    # Stories compare articles by their published date; an undated article's first-seen day says
-    # little about the event, so it goes in undated and is clustered as of the newest date in the
-    # pool (the batch's dated articles plus the open-story window around them and around today).
-    window = dt.timedelta(days=settings.story_window_days)
-    days = set(articles["published_date"].drop_nulls().unique().to_list())
-    if articles["published_date"].null_count():
-        days.add(today)
-    history = _story_history(warehouse, days, window, ids)
-    new = (
-        articles.select(
-            "article_id", "title", "body", "publisher", "duplicate_of", pl.col("published_date").alias("date"),
-            pl.col("old_story").alias("story_id"),
-        )
-        .join(_entity_lists(mentions), on="article_id", how="left")
-        .with_columns(pl.col("entity_ids").fill_null(pl.lit([], dtype=pl.List(pl.Utf8))))
-    )
-    stories = assign_stories(new, history, window_days=settings.story_window_days)
+    history = _story_history(warehouse, story_days(articles, today, settings.story_window_days), ids)
+    stories = assign_stories(story_pool(articles, mentions), history, window_days=settings.story_window_days)
     articles = articles.join(stories.select("article_id", "story_id"), on="article_id", how="left")
     return articles, signatures
 
 
-@task(name="write-warehouse", cache_policy=NO_CACHE)
-def write_tables(
-    articles: pl.DataFrame, results: list[BatchResult], signatures: pl.DataFrame, warehouse: Warehouse, run: RunContext
-) -> list[dt.date]:
-    """Replace the run's articles in their partitions and update entities, stories, topics and rejects."""
-    lineage = {"run_id": pl.lit(run.run_id), "pipeline_version": pl.lit(PIPELINE_VERSION)}
-    parts = articles.select("article_id", "partition_date", "old_partition", "first_seen_at")
-    moved: dict[dt.date, set[str]] = {}
-    for aid, new_day, old_day, _ in parts.iter_rows():
-        if old_day is not None and old_day != new_day:
-            moved.setdefault(old_day, set()).add(aid)
+# ------------------------------------------------------------------------------ committing
+def _lineage(run: RunContext) -> dict[str, pl.Expr]:
+    return {"run_id": pl.lit(run.run_id), "pipeline_version": pl.lit(PIPELINE_VERSION)}
 
-    def with_partition(frame: pl.DataFrame) -> pl.DataFrame:
-        return frame.join(parts.select("article_id", "partition_date"), on="article_id").with_columns(**lineage)
 
-    raw = pl.concat([r.raw for r in results]).drop("first_seen_at").join(
-        parts.select("article_id", "first_seen_at"), on="article_id"
+def _rejects_frame(rejects: list[Reject], run: RunContext) -> pl.DataFrame:
+    return pl.DataFrame(
+        [{"source": r.source, "reason": r.reason, "detail": r.detail} for r in rejects],
+        schema={"source": pl.Utf8, "reason": pl.Utf8, "detail": pl.Utf8},
+    ).unique("source", keep="last", maintain_order=True).with_columns(
+        run_id=pl.lit(run.run_id), rejected_at=pl.lit(dt.datetime.now(dt.timezone.utc)),
+        pipeline_version=pl.lit(PIPELINE_VERSION),
     )
-    outputs = {
-        "raw_inputs": with_partition(raw.drop("partition_date", strict=False)),
-        "mentions": with_partition(pl.concat([r.mentions for r in results], how="diagonal_relaxed")),
-        "article_topics": with_partition(pl.concat([r.topics for r in results], how="diagonal_relaxed")),
-        "article_signatures": signatures.with_columns(**lineage),
-        "articles": articles.with_columns(
-            pl.col("body").str.len_chars().alias("body_chars"),
-            pl.lit(run.started_at).alias("ingested_at"),
-            **lineage,
-        ),
-    }
-    touched: set[dt.date] = set()
-    for table in PARTITIONED_OUTPUTS:
-        frame = outputs[table]
-        # Articles that now have no rows in a child table (e.g. no mentions) must lose their old rows.
-        remove = {day: set(ids) for day, ids in moved.items()}
-        for day, ids in _ids_by_day(parts).items():
-            remove.setdefault(day, set()).update(ids)
-        touched.update(warehouse.replace_rows(table, frame, remove=remove))
-
-    entities = pl.concat([r.entities for r in results], how="diagonal_relaxed").unique("entity_id", keep="first")
-    if entities.height:
-        warehouse.replace_whole("entities", entities.with_columns(**lineage), key="entity_id")
-    _update_stories(warehouse, articles, run)
-    warehouse.replace_whole(
-        "topics", taxonomy_frame(load_taxonomy()).with_columns(pipeline_version=pl.lit(PIPELINE_VERSION)), key="topic"
-    )
-    return sorted(touched)
 
 
-def _ids_by_day(parts: pl.DataFrame) -> dict[dt.date, set[str]]:
-    out: dict[dt.date, set[str]] = {}
-    for aid, day in parts.select("article_id", "partition_date").iter_rows():
-        out.setdefault(day, set()).add(aid)
-    return out
-
-
-def _update_stories(warehouse: Warehouse, articles: pl.DataFrame, run: RunContext) -> None:
-    touched = set(articles["story_id"].drop_nulls().to_list()) | set(articles["old_story"].drop_nulls().to_list())
+def _write_stories(cur: duckdb.DuckDBPyConnection, touched: list[str], run: RunContext) -> None:
+    """Recompute the summaries of the stories a chunk touched, from the articles (own writes included)."""
     if not touched:
         return
-    members = (
-        warehouse.scan("articles")
-        .filter(pl.col("story_id").is_in(list(touched)))
-        .select("article_id", "story_id", "title", "publisher", pl.coalesce("published_date", "partition_date").alias("date"))
-        .collect()
-    )
+    register(cur, _stories=pl.DataFrame({"story_id": touched}, schema={"story_id": pl.Utf8}))
+    members = cur.execute(
+        """
+        select article_id, story_id, title, publisher, coalesce(published_date, partition_date) as date
+        from articles where story_id in (select story_id from _stories)
+        """
+    ).pl()
     summary = summarize_stories(members) if members.height else pl.DataFrame(schema={"story_id": pl.Utf8})
     if summary.height and "last_published" not in summary.columns:
         last = members.group_by("story_id").agg(pl.col("date").max().alias("last_published"))
         summary = summary.join(last, on="story_id", how="left")
-    gone = touched - set(summary["story_id"].to_list() if summary.height else [])
-    if summary.height:
-        lineage = {"run_id": pl.lit(run.run_id), "pipeline_version": pl.lit(PIPELINE_VERSION)}
-        warehouse.replace_whole("stories", summary.with_columns(**lineage), key="story_id")
-    warehouse.delete_whole("stories", "story_id", gone)
+    replace_rows(cur, "stories", summary.with_columns(**_lineage(run)) if summary.height else summary,
+                 key="story_id", keys=touched)
 
 
-def write_rejects(warehouse: Warehouse, run: RunContext, succeeded: list[str]) -> None:
-    warehouse.delete_whole("rejects", "source", succeeded)
-    if run.rejects:
-        frame = pl.DataFrame(
-            [{"source": r.source, "reason": r.reason, "detail": r.detail} for r in run.rejects]
-        ).unique("source", keep="last").with_columns(
-            run_id=pl.lit(run.run_id),
-            rejected_at=pl.lit(dt.datetime.now(dt.timezone.utc)),
-            pipeline_version=pl.lit(PIPELINE_VERSION),
+def write_rejects(cur: duckdb.DuckDBPyConnection, run: RunContext, rejects: list[Reject], succeeded: Iterable[str]) -> None:
+    """Inside a transaction: inputs that now succeeded leave `rejects`; new rejects replace old ones."""
+    frame = _rejects_frame(rejects, run)
+    replace_rows(cur, "rejects", frame, key="source", keys=list(succeeded) + frame["source"].to_list())
+
+
+@task(name="commit-chunk", cache_policy=NO_CACHE)
+def commit_chunk(
+    articles: pl.DataFrame, results: list[BatchResult], signatures: pl.DataFrame, gone: list[str],
+    rejects: list[Reject], warehouse: Warehouse, run: RunContext,
+) -> ChunkResult:
+    """Write a chunk's rows to every table in one transaction (retried if another writer committed first).
+
+    gone: article ids of inputs that produced no article this time (rejected now): their derived rows go.
+    """
+    lineage = _lineage(run)
+    out = ChunkResult()
+    parts = articles.select("article_id", "partition_date", "old_partition", "first_seen_at") if articles.height else None
+    frames: dict[str, pl.DataFrame] = {}
+    days: set[dt.date] = set()
+    if parts is not None:
+        days = set(parts["partition_date"].to_list()) | set(parts["old_partition"].drop_nulls().to_list())
+
+        def with_partition(frame: pl.DataFrame) -> pl.DataFrame:
+            return frame.join(parts.select("article_id", "partition_date"), on="article_id").with_columns(**lineage)
+
+        raw = pl.concat([r.raw for r in results]).drop("first_seen_at").join(
+            parts.select("article_id", "first_seen_at"), on="article_id"
         )
-        warehouse.replace_whole("rejects", frame, key="source")
+        frames = {
+            "raw_inputs": with_partition(raw),
+            "mentions": with_partition(pl.concat([r.mentions for r in results], how="diagonal_relaxed")),
+            "article_topics": with_partition(pl.concat([r.topics for r in results], how="diagonal_relaxed")),
+            "article_signatures": signatures.with_columns(**lineage),
+            "articles": articles.with_columns(
+                pl.col("body").str.len_chars().alias("body_chars"), pl.lit(run.started_at).alias("ingested_at"), **lineage,
+            ),
+        }
+    entities = pl.concat([r.entities for r in results], how="diagonal_relaxed") if results else pl.DataFrame()
+    entities = entities.unique("entity_id", keep="first").with_columns(**lineage) if entities.height else entities
+    ids = articles["article_id"].to_list() if articles.height else []
+    touched_stories = (
+        sorted(set(articles["story_id"].drop_nulls().to_list()) | set(articles["old_story"].drop_nulls().to_list()))
+        if articles.height else []
+    )
+
+    def work(cur: duckdb.DuckDBPyConnection) -> None:
+        for table in ARTICLE_TABLES if frames else ():
+            replace_rows(cur, table, frames[table], key="article_id", keys=ids, days=days)
+        if gone:
+            register(cur, _gone=pl.DataFrame({"k": gone}, schema={"k": pl.Utf8}))
+            gone_stories = cur.execute(
+                "select distinct story_id from articles where article_id in (select k from _gone) and story_id is not null"
+            ).fetchall()
+            for table in DERIVED_TABLES:
+                cur.execute(f'delete from "{table}" where article_id in (select k from _gone)')
+            cur.execute(
+                "update raw_inputs set run_id = $run, pipeline_version = $version where article_id in (select k from _gone)",
+                {"run": run.run_id, "version": PIPELINE_VERSION},
+            )
+            touched_stories.extend(s for (s,) in gone_stories if s not in touched_stories)
+        if entities.height:
+            replace_rows(cur, "entities", entities, key="entity_id", keys=entities["entity_id"].to_list())
+        _write_stories(cur, touched_stories, run)
+        write_rejects(cur, run, rejects, articles["source"].to_list() if articles.height else [])
+        run_row = run.row("running")
+        replace_rows(cur, "runs", pl.DataFrame([run_row], schema_overrides={"partitions": pl.List(pl.Date)}),
+                     key="run_id", keys=[run.run_id])
+
+    run.partitions.update(days)  # the `runs` row written in the same commit lists them
+    run.chunks += 1
+    tag = {"run_id": run.run_id, "chunk": run.chunks}
+    warehouse.commit(work, what=f"run {run.run_id} chunk {run.chunks}: {len(ids)} articles", tag=tag)
+    out.snapshot_id = warehouse.tagged_snapshot(tag)
+    out.written = len(ids)
+    out.duplicates = int(articles["duplicate_of"].is_not_null().sum()) if articles.height else 0
+    out.removed = len(gone)
+    out.partitions = days
+    return out
 
 
-def ingest_documents(docs: pl.DataFrame, *, settings: Settings, run: RunContext) -> None:
-    """Run the whole pipeline on raw documents and write the warehouse; updates `run` counters.
+# ------------------------------------------------------------------------------ the one path
+def chunked(frame: pl.DataFrame, size: int) -> Iterator[pl.DataFrame]:
+    """Slices of `size` rows (documents already in memory, e.g. one day's raw inputs)."""
+    for offset in range(0, frame.height, size):
+        yield frame.slice(offset, size)
 
-    docs: source, kind ('html'|'text'), content, url, raw_sha256, first_seen_at. Rejects found on the
-    way are added to run.rejects, and run.rejects are written to the `rejects` table at the end.
+
+def process_documents(
+    chunks: Iterable[pl.DataFrame], *, settings: Settings, run: RunContext, force: bool = False,
+) -> None:
+    """Run the whole pipeline on chunks of raw documents, committing each chunk; updates `run`.
+
+    docs: source, kind ('html'|'text'), content, url, raw_sha256, first_seen_at. `force` re-transforms
+    inputs that are already committed (reprocess, backfill); otherwise they are skipped. Rejects found
+    by the source before a chunk (run.rejects) are committed with the next chunk.
     """
     logger = get_run_logger()
     warehouse = run.warehouse
-    docs = assign_ids(docs)
+    with Transformer(settings) as transformer:
+        for number, docs in enumerate(chunks, start=1):
+            started = time.monotonic()
+            result = _process_chunk(docs, transformer, warehouse, settings, run, force)
+            run.articles_written += result.written
+            run.duplicates += result.duplicates
+            run.skipped += result.skipped
+            if result.removed:
+                run.notes.append(f"{result.removed} articles removed (their inputs are now rejected)")
+            if result.snapshot_id is not None:
+                run.snapshots.append(result.snapshot_id)
+            logger.info(
+                "chunk %d: %d inputs, %d skipped (already committed), %d written, %d duplicates, snapshot %s, %.1f s",
+                number, result.inputs, result.skipped, result.written, result.duplicates, result.snapshot_id,
+                time.monotonic() - started,
+            )
+    if run.pending_rejects():  # rejects found outside any chunk (e.g. every input unreadable)
+        flush_rejects(run)
+
+
+def flush_rejects(run: RunContext) -> None:
+    """Commit the run's rejects not yet written (with the `runs` row)."""
+    pending = run.pending_rejects()
+
+    def work(cur: duckdb.DuckDBPyConnection) -> None:
+        write_rejects(cur, run, pending, [])
+        replace_rows(cur, "runs", pl.DataFrame([run.row("running")], schema_overrides={"partitions": pl.List(pl.Date)}),
+                     key="run_id", keys=[run.run_id])
+
+    run.warehouse.commit(work, what="commit of rejects")
+    run.rejects_written = len(run.rejects)
+
+
+def _process_chunk(
+    docs: pl.DataFrame, transformer: Transformer, warehouse: Warehouse, settings: Settings, run: RunContext, force: bool,
+) -> ChunkResult:
+    docs = assign_ids(docs) if docs.height else docs.with_columns(article_id=pl.lit(None, pl.Utf8))
+    result = ChunkResult(inputs=docs.height)
     run.articles_in += docs.height
-    results: list[BatchResult] = []
-    batches = [docs.slice(offset, settings.batch_size) for offset in range(0, docs.height, settings.batch_size)]
-    workers = _transform_workers(settings, len(batches))
-    if workers > 1:
-        results = transform_in_parallel(batches, settings, workers)
-    else:
-        started = time.monotonic()
-        done = 0
-        for i, batch in enumerate(batches, start=1):
-            results.append(transform_batch(batch, settings))
-            done += batch.height
-            rate = done / max(time.monotonic() - started, 1e-9)
-            logger.info("transformed batch %d/%d: %d/%d documents (%.1f/s)", i, len(batches), done, docs.height, rate)
-    for result in results:
-        run.rejects.extend(result.rejects)
+    if not force and docs.height:
+        done = committed_inputs(warehouse, docs)
+        if done.height:
+            docs = docs.join(done, on="article_id", how="anti")
+            result.skipped = done.height
+    if docs.is_empty() and not run.pending_rejects():
+        return result
+    results = transformer.run(docs) if docs.height else []
+    for batch in results:
+        run.rejects.extend(batch.rejects)
     articles = pl.concat([r.articles for r in results], how="diagonal_relaxed") if results else pl.DataFrame()
+    signatures = pl.DataFrame()
     if articles.height:
         signatures = pl.concat([r.signatures for r in results], how="diagonal_relaxed")
         mentions = pl.concat([r.mentions for r in results], how="diagonal_relaxed")
         articles, signatures = link_articles(articles, signatures, mentions, warehouse, settings, run.today)
-        days = set(articles["partition_date"].to_list()) | set(articles["old_partition"].drop_nulls().to_list())
-        with partition_locks(warehouse, days):  # a backfill of the same day never interleaves with us
-            partitions = write_tables(articles, results, signatures, warehouse, run)
-        run.partitions.update(partitions)
-        run.articles_written += articles.height
-        run.duplicates += articles["duplicate_of"].is_not_null().sum()
-    write_rejects(warehouse, run, articles["source"].to_list() if articles.height else [])
+    written = set(articles["article_id"].to_list()) if articles.height else set()
+    gone = [a for a in docs["article_id"].to_list() if a not in written] if force else []
+    pending = run.pending_rejects()
+    committed = commit_chunk(articles, results, signatures, gone, pending, warehouse, run)
+    run.rejects_written = len(run.rejects)
+    committed.inputs, committed.skipped = result.inputs, result.skipped
+    return committed
+
+
+def write_topics(warehouse: Warehouse) -> None:
+    """Store the published taxonomy in `topics` when it is not there in this pipeline version."""
+    stored = warehouse.query("select count(*) as n from topics where pipeline_version = $v", {"v": PIPELINE_VERSION})
+    taxonomy = taxonomy_frame(load_taxonomy()).with_columns(pipeline_version=pl.lit(PIPELINE_VERSION))
+    if stored["n"][0] == taxonomy.height:
+        return
+    def work(cur: duckdb.DuckDBPyConnection) -> None:
+        cur.execute("delete from topics")
+        replace_rows(cur, "topics", taxonomy, key="topic", keys=[])
+
+    warehouse.commit(work, what="commit of the topic taxonomy")

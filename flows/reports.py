@@ -5,10 +5,10 @@ run's `runs` row (status `failed` when a check fails), publishes a Prefect markd
 (articles in, written, duplicates, rejects by reason, partitions, top entities and topics, checks)
 and raises DataChecksFailed naming every failing check, so the run is red in the UI.
 
-Checks read the lake through an in-memory DuckDB, never warehouse.duckdb: an analyst holding that
-file open cannot block them. Views in that connection:
+Checks read the lake's current snapshot (an analyst's session never blocks them). Views in that
+connection:
 - `articles`, `mentions`, `article_topics`, `article_signatures`, `raw_inputs`: only the run's
-  partitions, with a `filename` column;
+  partitions;
 - `all_<table>` for every table: the whole lake; `entities`, `stories`, `rejects`, `runs`,
   `topics`: the whole (small) tables.
 Each check file returns the offending rows; no rows means the check passes. Parameters are bound:
@@ -17,11 +17,13 @@ $run_id, $max_reject_rate, $min_inputs (and $top_n for the report queries).
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import json
+import logging
 import re
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -31,10 +33,14 @@ from prefect import task
 from prefect.cache_policies import NO_CACHE
 from prefect.context import FlowRunContext, TaskRunContext
 
-from flows.runs import RunContext, finish_run
+from flows.runs import RunContext, finish_run, start_run
 from flows.settings import Settings
-from flows.warehouse import SCHEMA_FILE, SQL_DIR, Warehouse, load_contract
+import polars as pl
 
+from flows.lake import LAKE
+from flows.warehouse import PARTITION_COLUMN, SQL_DIR, Warehouse, first_line, load_contract
+
+log = logging.getLogger(__name__)
 CHECKS_DIR = SQL_DIR / "checks"
 QUERIES_DIR = SQL_DIR / "queries"
 #: Below this many inputs the reject rate is not judged: the seeds plus a handful of bad files
@@ -107,28 +113,20 @@ def _bind(sql: str, values: dict[str, Any]) -> dict[str, Any]:
 
 
 def connect_lake(warehouse: Warehouse, partitions: Iterable[dt.date]) -> duckdb.DuckDBPyConnection:
-    """An in-memory DuckDB with views over the lake, partitioned tables scoped to `partitions`."""
+    """A connection to the lake with the checks' views: partitioned tables scoped to `partitions`.
+
+    `all_<table>` is the whole table; `<table>` is, for per-day tables, only the given partitions
+    (DuckLake prunes the others from its partition statistics), else the whole table.
+    """
     days = sorted(set(partitions))
-    con = duckdb.connect()
+    cur = warehouse.cursor(use_lake=False)
+    cur.register("_run_days", pl.DataFrame({"d": days}, schema={"d": pl.Date}).to_arrow())
+    cur.execute("create or replace temp table run_days as select d from _run_days")
     for table in load_contract().values():
-        base = warehouse.lake / table.name
-        schema_file = base / SCHEMA_FILE
-        everything = _sql_string(str(base / "**" / "*.parquet"))
-        con.execute(
-            f'create view "all_{table.name}" as select * from read_parquet({everything}, '
-            "union_by_name = true, hive_partitioning = false)"
-        )
-        if table.partitioned:
-            files = [warehouse.partition_path(table.name, d) for d in days]
-            files = [schema_file] + [p for p in files if p.exists()]
-            listed = "[" + ", ".join(_sql_string(str(p)) for p in files) + "]"
-            con.execute(
-                f'create view "{table.name}" as select * from read_parquet({listed}, '
-                "union_by_name = true, hive_partitioning = false, filename = true)"
-            )
-        else:
-            con.execute(f'create view "{table.name}" as select * from "all_{table.name}"')
-    return con
+        cur.execute(f'create or replace temp view "all_{table.name}" as select * from {LAKE}."{table.name}"')
+        scope = f" where {PARTITION_COLUMN} in (select d from run_days)" if table.partitioned else ""
+        cur.execute(f'create or replace temp view "{table.name}" as select * from {LAKE}."{table.name}"{scope}')
+    return cur
 
 
 def run_checks(
@@ -329,9 +327,37 @@ def close_run(run: RunContext, settings: Settings) -> dict[str, Any]:
 
 
 def fail_run(run: RunContext, exc: BaseException) -> dict[str, Any]:
-    """End a run that raised: `runs` row with the error, and a report of what it did before failing."""
-    row = finish_run(run, "failed", f"{type(exc).__name__}: {exc}")
+    """End a run that raised: `runs` row with the error, and a report of what it did before failing.
+
+    Never raises: the original error matters more than a missing row or report (when the lake itself
+    is what failed, e.g. a full disk, the row stays `running` and the error is logged).
+    """
+    status = "interrupted" if isinstance(exc, KeyboardInterrupt) else "failed"
+    try:
+        row = finish_run(run, status, f"{type(exc).__name__}: {first_line(exc)}")
+    except Exception as again:
+        log.warning("could not record the end of run %s: %s", run.run_id, first_line(again))
+        return run.row(status, f"{type(exc).__name__}: {first_line(exc)}", finished=True)
     try:
         return _report(run, row, [])
-    except Exception:  # the original error matters more than a missing report
+    except Exception:
         return row
+
+
+@contextlib.contextmanager
+def run_lifecycle(flow: str, parameters: dict[str, Any], warehouse: Warehouse, settings: Settings) -> Iterator[RunContext]:
+    """Open a run (catalog current, `runs` row `running`), and close it: checks and report, or failure.
+
+    The one start/fail/close of every flow: after the block, `run.summary` holds the summary.
+    """
+    from flows.pipeline import write_topics
+
+    warehouse.ensure_catalog()
+    write_topics(warehouse)
+    run = start_run(flow, parameters, warehouse)
+    try:
+        yield run
+    except BaseException as exc:
+        fail_run(run, exc)
+        raise
+    run.summary = close_run(run, settings)

@@ -3,31 +3,42 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from prefect import flow, task
-from prefect.cache_policies import NO_CACHE
+import polars as pl
+from prefect import flow
 from prefect.logging import get_run_logger
 
-from flows.files import discover_files, read_files
-from flows.pipeline import ingest_documents
-from flows.reports import close_run, fail_run
-from flows.runs import RunContext, start_run
+from flows.files import InputFile, discover_files, read_files
+from flows.pipeline import process_documents
+from flows.reports import run_lifecycle
+from flows.runs import RunContext
 from flows.settings import Settings, get_settings
 from flows.warehouse import Warehouse
 
 DEFAULT_INPUT = Path("seeds")
 
 
-@task(name="read-files", cache_policy=NO_CACHE)
-def read_inputs(paths: list[Path], settings: Settings, run: RunContext):
-    """Discover and read the input files of a run (one task for the whole file set)."""
+def read_in_chunks(files: list[InputFile], settings: Settings, run: RunContext) -> Iterator[pl.DataFrame]:
+    """Read the files `settings.chunk_size` at a time: only one chunk's texts are in memory."""
+    for offset in range(0, len(files), settings.chunk_size):
+        docs, rejects = read_files(
+            files[offset:offset + settings.chunk_size], max_bytes=settings.max_file_bytes, seen_at=run.started_at
+        )
+        run.articles_in += len(rejects)
+        run.rejects.extend(rejects)
+        yield docs
+
+
+def ingest_files(paths: list[Path], settings: Settings, run: RunContext, *, force: bool = False) -> None:
+    """Discover files under `paths` and stream them through the pipeline (rejects recorded on the way)."""
     files, rejects = discover_files(paths)
-    docs, read_rejects = read_files(files, max_bytes=settings.max_file_bytes, seen_at=run.started_at)
-    run.articles_in += len(rejects) + len(read_rejects)
-    run.rejects.extend(rejects + read_rejects)
-    return docs
+    run.articles_in += len(rejects)
+    run.rejects.extend(rejects)
+    get_run_logger().info("%d input files, %d rejected while listing", len(files), len(rejects))
+    process_documents(read_in_chunks(files, settings, run), settings=settings, run=run, force=force)
 
 
 @flow(name="run", log_prints=True)
@@ -37,21 +48,15 @@ def run_flow(paths: list[str] | None = None, warehouse: str | None = None) -> di
     logger = get_run_logger()
     inputs = [Path(p) for p in (paths or [str(DEFAULT_INPUT)])]
     store = Warehouse(warehouse or settings.warehouse)
-    store.ensure_catalog()
-    run = start_run("run", {"paths": [str(p) for p in inputs], "warehouse": str(store.root)}, store)
     started = time.monotonic()
-    try:
-        docs = read_inputs(inputs, settings, run)
-        logger.info("read %d documents, %d rejected while reading", docs.height, len(run.rejects))
-        ingest_documents(docs, settings=settings, run=run)
-    except Exception as exc:
-        fail_run(run, exc)
-        raise
-    summary = close_run(run, settings)  # data checks, `runs` row, report artifact (flows/reports.py)
+    with run_lifecycle("run", {"paths": [str(p) for p in inputs], "warehouse": str(store.root)}, store, settings) as run:
+        ingest_files(inputs, settings, run)
+    summary = run.summary
     summary["seconds"] = round(time.monotonic() - started, 2)
     summary["warehouse"] = str(store.root)
     logger.info(
-        "run %s: %d articles written, %d rejected, %d partitions, %.1f s",
-        run.run_id, run.articles_written, len(run.rejects), len(run.partitions), summary["seconds"],
+        "run %s: %d articles written, %d skipped (unchanged), %d rejected, %d partitions, snapshot %s, %.1f s",
+        run.run_id, run.articles_written, run.skipped, len(run.rejects), len(run.partitions),
+        run.snapshots[-1] if run.snapshots else "-", summary["seconds"],
     )
     return summary

@@ -18,6 +18,16 @@ DEFAULT_MAX_FILE_BYTES = 10_000_000
 #: enough that one batch's bodies, spaCy docs and mentions stay well under 1 GB.
 DEFAULT_BATCH_SIZE = 500
 
+#: Inputs per committed chunk: a chunk's frames (bodies, mentions, signatures) stay ~0.5 GB at
+#: ~1,000-word articles, and a killed run loses at most one chunk's work (~4 minutes on 2 cores).
+DEFAULT_CHUNK_SIZE = 2000
+
+#: Time travel a month back (an analyst can reproduce last month's figures), while a month of
+#: hourly runs' snapshots and replaced files are reclaimed (simulated: see bench/warehouse.py).
+DEFAULT_SNAPSHOT_RETENTION_DAYS = 30
+#: Nightly, after the reprocess (03:30) so that its replaced files are merged the same night.
+DEFAULT_COMPACT_CRON = "15 4 * * *"
+
 #: Hourly: news sites publish all day; an hour keeps the warehouse fresh at ~1 flow run/hour.
 DEFAULT_INGEST_CRON = "0 * * * *"
 #: Nightly, off the hour so it never meets the hourly ingest's start: re-runs outdated partitions.
@@ -42,7 +52,17 @@ class Settings(BaseSettings, FetchSettings):
 
     model_config = SettingsConfigDict(env_prefix="FPWATCH_", env_file=".env", extra="ignore")
 
-    warehouse: Path = Field(Path("data"), description="Warehouse directory (lake/ + warehouse.duckdb).")
+    warehouse: Path = Field(Path("data"), description="Warehouse directory: catalog.sqlite, lake/ data files, logs.")
+    catalog: str | None = Field(
+        None, description="DuckLake catalog: empty = <warehouse>/catalog.sqlite; a PostgreSQL connection string "
+        "(postgres:dbname=fpwatch host=db or postgresql://user@host/db) for several writers and machines.",
+    )
+    data_path: str | None = Field(
+        None, description="Where data files go: empty = <warehouse>/lake/; a shared directory or s3:// URL.",
+    )
+    chunk_size: int = Field(
+        DEFAULT_CHUNK_SIZE, gt=0, description="Inputs read, transformed and committed together (one transaction).",
+    )
     max_file_bytes: int = Field(DEFAULT_MAX_FILE_BYTES, gt=0, description="Inputs larger than this are rejected.")
     batch_size: int = Field(DEFAULT_BATCH_SIZE, gt=0, description="Articles per transform task.")
     ner_model: str | None = Field(None, description="spaCy pipeline to load (default: the installed en_core_web_sm).")
@@ -51,6 +71,16 @@ class Settings(BaseSettings, FetchSettings):
     )
     transform_workers: int = Field(
         0, ge=0, le=64, description="Processes transforming batches when a run has several (0 = one per core, max 2)."
+    )
+    dask_address: str | None = Field(
+        None, description="Scheduler of an existing Dask cluster (tcp://host:8786) for transform batches; "
+        "empty = a local cluster of transform_workers processes when a chunk has several batches.",
+    )
+    snapshot_retention_days: int = Field(
+        DEFAULT_SNAPSHOT_RETENTION_DAYS, ge=0, description="Days of snapshots `fpwatch compact` keeps for time travel.",
+    )
+    compact_cron: str = Field(
+        DEFAULT_COMPACT_CRON, description="Cron schedule of the `compact` deployment (UTC); empty = no schedule.",
     )
     story_window_days: int = Field(3, ge=0, le=60, description="Days a story stays open for new articles.")
     # Operations (issue 6): schedules, backfills, data checks.

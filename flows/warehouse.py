@@ -1,53 +1,54 @@
-"""The warehouse: date-partitioned Parquet under `lake/` plus `warehouse.duckdb`, a file of views.
+"""The warehouse: every table in one DuckLake catalog (flows/lake.py says where it lives).
 
-Layout (see DESIGN.md, "Warehouse"):
+DuckLake does what fpwatch's hand-written Parquet layout did not: a commit over several tables is
+one snapshot, so a reader sees a chunk's articles with their mentions, topics and signatures or
+none of them; a killed writer leaves no visible rows (its unreferenced files are removed by
+`fpwatch compact`); PostgreSQL catalogs let several machines commit.
 
-    <root>/lake/<table>/_schema.parquet                      zero rows: fixes the columns when the table is empty
-    <root>/lake/<table>/partition_date=YYYY-MM-DD/data.parquet   partitioned tables (one file a day)
-    <root>/lake/<table>/data.parquet                         small whole tables (entities, stories, rejects, ...)
-    <root>/lake/runs/<run_id>.parquet                        one file per run, appended
-    <root>/warehouse.duckdb                                  views over lake/, comments, macros (analysts: -readonly)
-
-Every file is written to a hidden temporary file in its own directory and moved into place with
-`os.replace`, so a reader sees the old file or the new one, never a torn one. Writers of the same
-table serialise on a lock file under `<root>/.locks/`; the DuckDB file is only opened for writing
-when the catalogue (migrations, views, lake location) changed, never on an ordinary run.
+- `ensure_catalog()` applies sql/schema/ migrations (recorded in `fpwatch_catalog`), partitions
+  the per-day tables by `partition_date`, and (re)creates the analyst views of sql/views/ when
+  their text changed. Comments on every table, column and view live in the catalog.
+- `transaction()` is one commit; `commit(fn)` retries it with backoff when another writer
+  committed first (PostgreSQL: "Transaction conflict"; SQLite: "database is locked").
+- `query()` reads a frame from the current snapshot.
 """
 
 from __future__ import annotations
 
 import contextlib
 import datetime as dt
-import fcntl
 import hashlib
 import json
 import logging
-import os
-import uuid
-from collections.abc import Iterable, Iterator
+import random
+import re
+import threading
+import time
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from functools import lru_cache
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from typing import Any, TypeVar
 
 import duckdb
 import polars as pl
 
+from flows.lake import LAKE, LakeError, LakeLocation, connect, resolve_location
+
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 SQL_DIR = Path(__file__).resolve().parent.parent / "sql"
 PARTITION_COLUMN = "partition_date"
-DATA_FILE = "data.parquet"
-SCHEMA_FILE = "_schema.parquet"
-CATALOG_STATE = "catalog.json"
-#: The DuckDB CLI that PyPI serves (duckdb-cli 1.5.6) reads storage up to v1.5; duckdb 2.0 writes a
-#: newer one by default (DESIGN.md, known traps), so the analyst file is created in the older format.
-STORAGE_VERSION = "v1.5.0"
-#: Partition files rewritten at once: Parquet reads, zstd and fsync release the GIL; a backfill of
-#: 683 days wrote in 18 s one at a time on this 2-core machine (bench/throughput.py --pipeline).
-PARTITION_WRITE_THREADS = 4
-#: zstd: ~3x smaller than snappy on article text at similar write speed (DESIGN.md measurements).
-PARQUET_COMPRESSION = "zstd"
+#: Records which migrations and view texts the catalog holds (name -> fingerprint).
+CATALOG_TABLE = "fpwatch_catalog"
+#: Commit attempts before a conflict is reported as an error: with backoff doubling from 0.2 s
+#: (capped at 5 s) that waits ~40 s in all, longer than any chunk commit measured here (< 3 s).
+COMMIT_ATTEMPTS = 12
+COMMIT_BACKOFF_S = 0.2
+COMMIT_BACKOFF_MAX_S = 5.0
+#: Words in DuckDB/DuckLake errors that mean "another writer got there first: try again".
+RETRYABLE = ("conflict", "database is locked", "database table is locked", "could not serialize", "deadlock")
 
 
 @dataclass(frozen=True)
@@ -57,10 +58,6 @@ class Reject:
     source: str
     reason: str
     detail: str = ""
-
-
-class WarehouseLocked(RuntimeError):
-    """warehouse.duckdb is held by another process (an analyst's shell) and must be written."""
 
 
 @dataclass(frozen=True)
@@ -122,245 +119,269 @@ def conform(frame: pl.DataFrame, table: str) -> pl.DataFrame:
     return frame.select(exprs)
 
 
-def _write_atomic(frame: pl.DataFrame, target: Path) -> None:
-    target.parent.mkdir(parents=True, exist_ok=True)
-    tmp = target.parent / f".{target.name}.tmp-{os.getpid()}-{uuid.uuid4().hex[:8]}"
-    try:
-        frame.write_parquet(tmp, compression=PARQUET_COMPRESSION, statistics=True)
-        with open(tmp, "rb") as fh:
-            os.fsync(fh.fileno())
-        os.replace(tmp, target)
-    finally:
-        tmp.unlink(missing_ok=True)
+def _fingerprint(text: str) -> str:
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
-def _fingerprint(parts: Iterable[str]) -> str:
-    digest = hashlib.sha256()
-    for part in parts:
-        digest.update(part.encode())
-        digest.update(b"\0")
-    return digest.hexdigest()[:16]
+_COLUMN_COMMENT = re.compile(r"^comment on column\s+(\w+)\.(\w+)\s+is\s+'((?:[^']|'')*)'\s*$", re.I | re.S)
+_VIEW_COMMENT = re.compile(r"^comment on view\s+(\w+)\s+is\s+'((?:[^']|'')*)'\s*$", re.I | re.S)
 
 
-def _sql_literal(value: str) -> str:
-    """Quote a string as a SQL literal: only for DDL, where DuckDB cannot bind parameters."""
-    return "'" + value.replace("'", "''") + "'"
+def view_statements(text: str) -> list[str]:
+    """The statements of a sql/views/ file as DuckLake takes them.
+
+    DuckLake keeps comments on views but not on view columns: the column comments are folded into
+    the view's comment as a "Columns:" list, so `duckdb_views().comment` documents every column.
+    """
+    statements, columns, view_comment = [], [], None
+    for statement in duckdb.extract_statements(text):
+        query = statement.query.strip().rstrip(";")
+        if match := _COLUMN_COMMENT.match(query):
+            columns.append(f"{match.group(2)}: {match.group(3)}")
+        elif match := _VIEW_COMMENT.match(query):
+            view_comment = (match.group(1), match.group(2))
+        else:
+            statements.append(query)
+    if view_comment or columns:
+        name = view_comment[0] if view_comment else Path(text).stem
+        comment = (view_comment[1] if view_comment else "") + ("\nColumns:\n- " + "\n- ".join(columns) if columns else "")
+        statements.append(f"comment on view {name} is '{comment.strip()}'")
+    return statements
+
+
+def is_retryable(exc: BaseException) -> bool:
+    """True for errors that mean another writer committed first (safe to run the transaction again)."""
+    text = str(exc).lower()
+    return isinstance(exc, duckdb.Error) and any(word in text for word in RETRYABLE)
+
+
+def first_line(exc: BaseException) -> str:
+    """The first line of an error message (DuckDB's carry several)."""
+    lines = str(exc).strip().splitlines()
+    return lines[0] if lines else type(exc).__name__
 
 
 class Warehouse:
-    """One warehouse directory: partitioned Parquet tables and the analysts' DuckDB file."""
+    """One warehouse: its DuckLake catalog and data files, and a connection to them per process."""
 
-    def __init__(self, root: Path | str):
-        self.root = Path(root).expanduser().resolve()
-        self.lake = self.root / "lake"
-        self.db_path = self.root / "warehouse.duckdb"
+    def __init__(self, root: Path | str, *, catalog: str | None = None, data_path: str | None = None):
+        if catalog is None and data_path is None:
+            from flows.settings import get_settings
 
-    # ------------------------------------------------------------------ catalogue
-    def catalog_fingerprint(self) -> str:
-        """Changes when a migration, a view or the lake's location changes."""
-        files = _schema_files() + _view_files()
-        return _fingerprint([str(self.lake)] + [f"{p.name}:{p.read_text()}" for p in files])
+            settings = get_settings()
+            catalog, data_path = settings.catalog, settings.data_path
+        self.location: LakeLocation = resolve_location(root, catalog, data_path)
+        self.root = self.location.root
+        self._con: duckdb.DuckDBPyConnection | None = None
+        self._lock = threading.Lock()
 
-    def ensure_catalog(self, *, strict: bool = False) -> bool:
-        """Create schema files and (re)build warehouse.duckdb if the catalogue changed.
+    def __repr__(self) -> str:
+        return f"Warehouse({str(self.root)!r}, catalog={self.location.catalog!r})"
 
-        Returns True when warehouse.duckdb is current. When an analyst holds the file open and it
-        needs rebuilding, raises WarehouseLocked if `strict`, else logs a warning and returns False:
-        data still lands in the lake and the views catch up on the next run.
+    def __getstate__(self) -> dict[str, Any]:  # a connection does not travel to another process
+        return {"location": self.location, "root": self.root}
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__dict__.update(state)
+        self._con = None
+        self._lock = threading.Lock()
+
+    @property
+    def lake_dir(self) -> Path | None:
+        """The local directory of the data files (None on object storage)."""
+        return self.location.local_data_dir
+
+    # ------------------------------------------------------------------ connections
+    def cursor(self, *, use_lake: bool = True) -> duckdb.DuckDBPyConnection:
+        """A connection of its own (own transaction) to this process's attached lake.
+
+        With use_lake, plain table names mean the lake's tables; without, they must be written
+        `lake.<table>` (the data checks define scoped temp views under the plain names).
         """
-        self.lake.mkdir(parents=True, exist_ok=True)
-        for name in load_contract():
-            schema_file = self.lake / name / SCHEMA_FILE
-            empty = conform(pl.DataFrame(), name)
-            if not schema_file.exists() or pl.read_parquet_schema(schema_file) != dict(empty.schema):
-                _write_atomic(empty, schema_file)
-        state_path = self.root / CATALOG_STATE
-        fingerprint = self.catalog_fingerprint()
-        if self.db_path.exists() and state_path.exists():
-            with contextlib.suppress(ValueError, OSError):
-                if json.loads(state_path.read_text()).get("fingerprint") == fingerprint:
-                    return True
-        try:
-            self._build_catalog()
-        except duckdb.IOException as exc:
-            if "lock" not in str(exc).lower():
-                raise
-            message = (
-                f"{self.db_path} is open in another process (an analyst's shell?); its views were not "
-                "refreshed. Close it and run `fpwatch migrate` (the data itself was written)."
-            )
-            if strict:
-                raise WarehouseLocked(message) from exc
-            log.warning(message)
-            return False
-        tmp = state_path.with_name(f".{state_path.name}.tmp-{os.getpid()}")
-        tmp.write_text(json.dumps({"fingerprint": fingerprint, "lake": str(self.lake)}))
-        os.replace(tmp, state_path)
-        return True
+        with self._lock:
+            if self._con is None:
+                self._con = connect(self.location)
+            cur = self._con.cursor()
+        if use_lake:
+            cur.execute(f"use {LAKE}")
+        return cur
 
-    def _build_catalog(self) -> None:
-        con = duckdb.connect()
+    def close(self) -> None:
+        """Close this process's connection (it is reopened on the next use)."""
+        with self._lock:
+            if self._con is not None:
+                self._con.close()
+                self._con = None
+
+    def query(self, sql: str, params: dict[str, Any] | None = None, **frames: pl.DataFrame) -> pl.DataFrame:
+        """Run a read query on the current snapshot; `frames` are registered as tables by name."""
+        cur = self.cursor()
         try:
-            con.execute(f"attach {_sql_literal(str(self.db_path))} as w (storage_version '{STORAGE_VERSION}')")
-            con.execute("use w")
-            con.execute(
-                "create table if not exists fpwatch_migrations "
-                "(version integer primary key, name varchar, applied_at timestamp with time zone)"
-            )
-            con.execute("comment on table fpwatch_migrations is 'Schema migrations (sql/schema/) recorded when applied.'")
-            applied = {v for (v,) in con.sql("select version from fpwatch_migrations").fetchall()}
-            for path in _schema_files():
-                version = int(path.name[:3])
-                if version not in applied:
-                    con.execute(
-                        "insert into fpwatch_migrations values ($v, $n, now())", {"v": version, "n": path.name}
-                    )
-            self._create_views(con)
+            for name, frame in frames.items():
+                cur.register(name, frame.to_arrow())
+            return cur.execute(sql, params or {}).pl()
         finally:
-            con.close()
-
-    def _create_views(self, con: duckdb.DuckDBPyConnection) -> None:
-        for table in load_contract().values():
-            pattern = str(self.lake / table.name / "**" / "*.parquet")
-            con.execute(
-                f'create or replace view "{table.name}" as select * from read_parquet('
-                f"{_sql_literal(pattern)}, union_by_name = true, hive_partitioning = false)"
-            )
-            con.execute(f'comment on view "{table.name}" is {_sql_literal(table.comment)}')
-            for column, comment in table.column_comments.items():
-                if comment:
-                    con.execute(f'comment on column "{table.name}"."{column}" is {_sql_literal(comment)}')
-        # Analyst views may build on each other: create in dependency order by retrying failures.
-        pending = {p.stem: p.read_text() for p in _view_files()}
-        while pending:
-            progressed = False
-            errors = {}
-            for name, text in list(pending.items()):
-                try:
-                    con.execute(text)
-                except duckdb.CatalogException as exc:
-                    errors[name] = exc
-                    continue
-                del pending[name]
-                progressed = True
-            if not progressed:
-                raise RuntimeError(f"cannot create views {sorted(errors)}: {next(iter(errors.values()))}")
-
-    # ------------------------------------------------------------------ locks
-    @contextlib.contextmanager
-    def lock(self, name: str) -> Iterator[None]:
-        """Exclusive advisory lock shared by every process writing `name` in this warehouse."""
-        lock_dir = self.root / ".locks"
-        lock_dir.mkdir(parents=True, exist_ok=True)
-        with open(lock_dir / f"{name}.lock", "a+") as fh:
-            fcntl.flock(fh.fileno(), fcntl.LOCK_EX)
-            try:
-                yield
-            finally:
-                fcntl.flock(fh.fileno(), fcntl.LOCK_UN)
-
-    # ------------------------------------------------------------------ reading
-    def files(self, table: str) -> list[Path]:
-        """Data files of a table (without the empty schema file)."""
-        base = self.lake / table
-        return sorted(p for p in base.rglob("*.parquet") if p.name != SCHEMA_FILE) if base.exists() else []
-
-    def scan(self, table: str) -> pl.LazyFrame:
-        """A lazy frame over a table's files, conformed to the contract (empty when there are none)."""
-        files = self.files(table)
-        if not files:
-            return conform(pl.DataFrame(), table).lazy()
-        frames = [pl.scan_parquet(p) for p in files]
-        return pl.concat([f.pipe(_lazy_conform, table) for f in frames], how="vertical")
+            cur.close()
 
     def read(self, table: str) -> pl.DataFrame:
-        """The whole table as a frame (for small tables and tests)."""
-        return self.scan(table).collect()
-
-    def partition_path(self, table: str, day: dt.date) -> Path:
-        return self.lake / table / f"{PARTITION_COLUMN}={day.isoformat()}" / DATA_FILE
+        """The whole table as a frame, conformed to the contract (for small tables and tests)."""
+        return conform(self.query(f'select * from "{table}"'), table) if table in load_contract() else self.query(
+            f'select * from "{table}"'
+        )
 
     # ------------------------------------------------------------------ writing
-    def replace_rows(
-        self,
-        table: str,
-        frame: pl.DataFrame,
-        *,
-        key: str = "article_id",
-        remove: dict[dt.date, set[str]] | None = None,
-    ) -> list[dt.date]:
-        """Upsert rows of a partitioned table: every key in `frame` is replaced in its partition.
+    @contextlib.contextmanager
+    def transaction(self) -> Iterator[duckdb.DuckDBPyConnection]:
+        """One commit: everything done on the yielded connection is visible at once, or not at all."""
+        cur = self.cursor()
+        try:
+            cur.execute("begin transaction")
+            try:
+                yield cur
+            except BaseException:
+                with contextlib.suppress(duckdb.Error):
+                    cur.execute("rollback")
+                raise
+            cur.execute("commit")
+        finally:
+            cur.close()
 
-        `remove` names keys to delete from other partitions (an article that moved day). Each touched
-        partition is rewritten whole with temp-file-and-rename. Returns the partitions written.
+    def commit(
+        self, work: Callable[[duckdb.DuckDBPyConnection], T], *, what: str = "commit", tag: dict[str, Any] | None = None,
+    ) -> T:
+        """Run `work` in one transaction, again with backoff when another writer committed first.
+
+        tag: recorded as the snapshot's commit_extra_info (JSON), with `what` as its commit_message,
+        so `ducklake_snapshots('lake')` says which run made which snapshot.
         """
-        frame = conform(frame, table)
-        if frame[PARTITION_COLUMN].null_count():
-            raise ValueError(f"{table}: rows without {PARTITION_COLUMN}")
-        by_day: dict[dt.date, pl.DataFrame] = {}
-        if frame.height:
-            for (day,), part in frame.group_by(PARTITION_COLUMN, maintain_order=True):
-                by_day[day] = part
-        remove = remove or {}
-        keys_by_day = {day: set(part[key].to_list()) for day, part in by_day.items()}
-        touched = sorted(set(by_day) | set(remove))
-        def rewrite(day: dt.date) -> None:
-            path = self.partition_path(table, day)
-            drop = keys_by_day.get(day, set()) | remove.get(day, set())
-            if path.exists():
-                old = conform(pl.read_parquet(path), table)
-                old = old.filter(~pl.col(key).is_in(list(drop)))
-            else:
-                old = conform(pl.DataFrame(), table)
-            new = pl.concat([old, by_day.get(day, old.clear())], how="vertical")
-            _write_atomic(new.sort(key, maintain_order=True), path)
+        delay = COMMIT_BACKOFF_S
+        extra = json.dumps(tag, sort_keys=True, default=str) if tag else None
+        for attempt in range(1, COMMIT_ATTEMPTS + 1):
+            try:
+                with self.transaction() as cur:
+                    if extra:
+                        cur.execute(f"call {LAKE}.set_commit_message('fpwatch', $m, extra_info => $e)",
+                                    {"m": what, "e": extra})
+                    return work(cur)
+            except duckdb.Error as exc:
+                if not is_retryable(exc) or attempt == COMMIT_ATTEMPTS:
+                    raise
+                wait = min(delay, COMMIT_BACKOFF_MAX_S) * (0.5 + random.random())
+                log.warning("%s: %s; retrying in %.1f s (attempt %d/%d)", what, first_line(exc), wait, attempt,
+                            COMMIT_ATTEMPTS)
+                time.sleep(wait)
+                delay *= 2
+        raise AssertionError("unreachable")
 
-        with self.lock(table), ThreadPoolExecutor(max_workers=PARTITION_WRITE_THREADS) as pool:
-            list(pool.map(rewrite, touched))  # list(): re-raise the first error
-        return touched
+    def tagged_snapshot(self, tag: dict[str, Any]) -> int | None:
+        """The snapshot a commit with this tag made (None when there is none)."""
+        extra = json.dumps(tag, sort_keys=True, default=str)
+        row = self.query(
+            f"select max(snapshot_id) as s from ducklake_snapshots('{LAKE}') where commit_extra_info = $e", {"e": extra}
+        )
+        return row["s"][0]
 
-    def replace_whole(self, table: str, frame: pl.DataFrame, *, key: str | list[str]) -> int:
-        """Upsert rows of a small whole table by `key`; returns the table's row count afterwards."""
-        frame = conform(frame, table)
-        path = self.lake / table / DATA_FILE
-        keys = [key] if isinstance(key, str) else key
-        with self.lock(table):
-            old = conform(pl.read_parquet(path), table) if path.exists() else frame.clear()
-            merged = pl.concat([old.join(frame.select(keys), on=keys, how="anti", nulls_equal=True), frame])
-            _write_atomic(merged.sort(keys, maintain_order=True), path)
-        return merged.height
+    # ------------------------------------------------------------------ catalogue
+    def exists(self) -> bool:
+        """True when the catalog has been created."""
+        return self.location.exists()
 
-    def delete_whole(self, table: str, column: str, values: Iterable[str]) -> None:
-        """Delete rows of a small whole table whose `column` is in `values`."""
-        path = self.lake / table / DATA_FILE
-        values = list(values)
-        if not path.exists() or not values:
-            return
-        with self.lock(table):
-            old = conform(pl.read_parquet(path), table)
-            _write_atomic(old.filter(~pl.col(column).is_in(values)), path)
+    def ensure_catalog(self) -> bool:
+        """Create the tables, partitioning, comments and views the catalog lacks; True when it changed."""
+        wanted = {f"schema:{p.name}": (_fingerprint(p.read_text()), p) for p in _schema_files()}
+        views = {f"view:{p.stem}": (_fingerprint(p.read_text()), p) for p in _view_files()}
+        cur = self.cursor()
+        try:
+            cur.execute(
+                f"create table if not exists {CATALOG_TABLE} "
+                "(name varchar, fingerprint varchar, applied_at timestamp with time zone)"
+            )
+            have = dict(cur.execute(f"select name, fingerprint from {CATALOG_TABLE}").fetchall())
+        finally:
+            cur.close()
+        todo_schema = [(k, f, p) for k, (f, p) in wanted.items() if k not in have]
+        todo_views = [(k, f, p) for k, (f, p) in views.items() if have.get(k) != f]
+        if not todo_schema and not todo_views:
+            return False
 
-    def append(self, table: str, frame: pl.DataFrame, name: str) -> Path:
-        """Add a new file `<name>.parquet` to an append-only table (e.g. one file per run)."""
-        path = self.lake / table / f"{name}.parquet"
-        _write_atomic(conform(frame, table), path)
-        return path
+        def apply(cur: duckdb.DuckDBPyConnection) -> None:
+            present = {r[0] for r in cur.execute(f"select name from {CATALOG_TABLE}").fetchall()}
+            for key, fingerprint, path in todo_schema:
+                if key in present:  # another process applied it meanwhile
+                    continue
+                cur.execute(path.read_text())
+                cur.execute(f"insert into {CATALOG_TABLE} values ($n, $f, now())", {"n": key, "f": fingerprint})
+            for table in load_contract().values():
+                if table.partitioned:
+                    cur.execute(f'alter table "{table.name}" set partitioned by ({PARTITION_COLUMN})')
+            cur.execute(f"comment on table {CATALOG_TABLE} is "
+                        "'Migrations (sql/schema/) and analyst views (sql/views/) this catalog holds, with fingerprints.'")
+            self._create_views(cur, [p for _, _, p in todo_views])
+            for key, fingerprint, _ in todo_views:
+                cur.execute(f"delete from {CATALOG_TABLE} where name = $n", {"n": key})
+                cur.execute(f"insert into {CATALOG_TABLE} values ($n, $f, now())", {"n": key, "f": fingerprint})
+
+        self.commit(apply, what="catalog migration")
+        log.info("catalog updated: %s", ", ".join(k for k, _, _ in todo_schema + todo_views))
+        return True
+
+    @staticmethod
+    def _create_views(cur: duckdb.DuckDBPyConnection, files: list[Path]) -> None:
+        # A failed statement aborts the transaction, so views are created in dependency order:
+        # a view that names another view of sql/views/ comes after it.
+        texts = {p.stem: p.read_text().replace("create view", "create or replace view", 1) for p in _view_files()}
+        wanted = {p.stem for p in files}
+        done: set[str] = set()
+
+        def create(name: str, path: tuple[str, ...] = ()) -> None:
+            if name in done or name in path:
+                return
+            for other in texts:
+                if other != name and re.search(rf"\b{re.escape(other)}\b", texts[name]):
+                    create(other, path + (name,))
+            if name in wanted or any(n in wanted for n in path):
+                for statement in view_statements(texts[name]):
+                    cur.execute(statement)
+            done.add(name)
+
+        for name in sorted(texts):
+            create(name)
+
+    # ------------------------------------------------------------------ snapshots
+    def snapshot_id(self) -> int:
+        """The newest snapshot of the lake (what a reader sees now)."""
+        cur = self.cursor()
+        try:
+            return int(cur.execute(f"select max(snapshot_id) from ducklake_snapshots('{LAKE}')").fetchone()[0])
+        finally:
+            cur.close()
 
 
-def _lazy_conform(frame: pl.LazyFrame, table: str) -> pl.LazyFrame:
-    schema = load_contract()[table].schema
-    present = frame.collect_schema().names()
-    return frame.select(
-        [
-            pl.col(n).cast(t, strict=False) if n in present else pl.lit(None, dtype=t).alias(n)
-            for n, t in schema.items()
-        ]
-    )
+def register(cur: duckdb.DuckDBPyConnection, **frames: pl.DataFrame) -> None:
+    """Make frames readable by name in SQL on `cur` (Arrow, zero copy)."""
+    for name, frame in frames.items():
+        cur.register(name, frame.to_arrow())
 
 
-def connect_readonly(root: Path | str) -> duckdb.DuckDBPyConnection:
-    """Open a warehouse's DuckDB file read-only, as an analyst would (works while runs write)."""
-    path = Warehouse(root).db_path
-    if not path.exists():
-        raise FileNotFoundError(f"no warehouse at {path}: run `fpwatch run` first")
-    return duckdb.connect(str(path), read_only=True)
+def replace_rows(
+    cur: duckdb.DuckDBPyConnection, table: str, frame: pl.DataFrame, *, key: str, keys: Iterable[str],
+    days: Iterable[dt.date] | None = None,
+) -> None:
+    """Inside a transaction: delete the rows of `keys` (in `days` when partitioned) and insert `frame`."""
+    keys = list(dict.fromkeys(keys))
+    frame = conform(frame, table)
+    name = f"_new_{table}"
+    if keys:
+        cur.register("_keys", pl.DataFrame({"k": keys}, schema={"k": pl.Utf8}).to_arrow())
+        if days is not None and load_contract()[table].partitioned:
+            cur.register("_days", pl.DataFrame({"d": sorted(set(days))}, schema={"d": pl.Date}).to_arrow())
+            cur.execute(
+                f'delete from "{table}" where {PARTITION_COLUMN} in (select d from _days) '
+                f"and {key} in (select k from _keys)"
+            )
+        else:
+            cur.execute(f'delete from "{table}" where {key} in (select k from _keys)')
+    if frame.height:
+        cur.register(name, frame.to_arrow())
+        cur.execute(f'insert into "{table}" by name select * from {name}')
+        cur.unregister(name)

