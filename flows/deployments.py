@@ -5,13 +5,15 @@
 | ingest/fpwatch-ingest         | FPWATCH_INGEST_CRON (hourly)    | 1       | is cancelled (next one catches up) |
 | backfill/fpwatch-backfill     | none: Run > Custom run in the UI| 1       | waits its turn                |
 | reprocess/fpwatch-reprocess   | FPWATCH_REPROCESS_CRON (nightly)| 1       | is cancelled                  |
+| compact/fpwatch-compact       | FPWATCH_COMPACT_CRON (nightly)  | 1       | is cancelled                  |
 
 Missed runs: while `serve` is down, scheduled runs turn Late. Schedules are *not* paused when
 serve stops (Prefect's default pauses them and deletes the future runs, so a restart by another
 means leaves the schedule off). When serve is back, the first late ingest cancels the other late
 ones and catches up in one go (flows/ingest.py), and the deployment's concurrency limit of 1
 with CANCEL_NEW cancels any that start while it runs: no flood of late runs.
-Overlapping writes: two flows never rebuild the same day partition at once (flows/locks.py).
+Overlapping writes: every chunk is one DuckLake transaction; a writer whose commit conflicts with
+another's retries it with backoff (flows/warehouse.py), so flows may overlap.
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ import os
 from pathlib import Path
 from typing import Any
 
+from prefect import flow
 from prefect.client.schemas.objects import ConcurrencyLimitConfig, ConcurrencyLimitStrategy
 from prefect.deployments.runner import EntrypointType
 
@@ -29,9 +32,23 @@ from transforms import PIPELINE_VERSION
 INGEST_DEPLOYMENT = "fpwatch-ingest"
 BACKFILL_DEPLOYMENT = "fpwatch-backfill"
 REPROCESS_DEPLOYMENT = "fpwatch-reprocess"
+COMPACT_DEPLOYMENT = "fpwatch-compact"
 TAGS = ["fpwatch"]
-#: Flow runs one `serve` process executes at once: the ingest, a backfill and a reprocess.
-SERVE_LIMIT = 3
+#: Flow runs one `serve` process executes at once: the ingest, a backfill, a reprocess, a compaction.
+SERVE_LIMIT = 4
+
+
+@flow(name="compact", log_prints=True)
+def compact_flow(warehouse: str | None = None, keep_days: int | None = None) -> dict[str, Any]:
+    """Merge small data files, expire snapshots older than keep_days (default FPWATCH_SNAPSHOT_RETENTION_DAYS).
+
+    Args:
+        warehouse: Warehouse directory; empty: the FPWATCH_WAREHOUSE setting.
+        keep_days: Days of snapshots kept for time travel; empty: the setting.
+    """
+    from flows.maintenance import compact_job
+
+    return compact_job(warehouse, keep_days)
 
 
 def _one_at_a_time(collision: ConcurrencyLimitStrategy) -> ConcurrencyLimitConfig:
@@ -39,7 +56,7 @@ def _one_at_a_time(collision: ConcurrencyLimitStrategy) -> ConcurrencyLimitConfi
 
 
 def build_deployments(settings: Settings | None = None) -> list[Any]:
-    """The ingest, backfill and reprocess deployments (RunnerDeployment objects), from the settings."""
+    """The ingest, backfill, reprocess and compact deployments (RunnerDeployment objects), from the settings."""
     from flows.backfill import backfill_flow
     from flows.ingest import ingest_flow
     from flows.reprocess import reprocess_flow
@@ -65,6 +82,13 @@ def build_deployments(settings: Settings | None = None) -> list[Any]:
             cron=settings.reprocess_cron.strip() or None,
             concurrency_limit=_one_at_a_time(ConcurrencyLimitStrategy.CANCEL_NEW),
             description="Re-run the transforms over stored raw inputs of partitions an older pipeline wrote.",
+            **common,
+        ),
+        compact_flow.to_deployment(
+            name=COMPACT_DEPLOYMENT,
+            cron=settings.compact_cron.strip() or None,
+            concurrency_limit=_one_at_a_time(ConcurrencyLimitStrategy.CANCEL_NEW),
+            description="Merge small data files, expire old snapshots, delete unreferenced files.",
             **common,
         ),
     ]

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import os
 import sqlite3
+import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -41,6 +42,9 @@ class LakeLocation:
     root: Path
     catalog: str  # "sqlite:/abs/catalog.sqlite" or "postgres:<libpq connection string>"
     data_path: str  # directory (ends with /) or object-store URL
+    #: The data path is the default one under root: a moved or copied warehouse directory still
+    #: opens (the catalog records the path it was created with; file paths inside are relative).
+    follows_root: bool = False
 
     @property
     def kind(self) -> str:
@@ -61,6 +65,8 @@ class LakeLocation:
     def attach_sql(self, *, read_only: bool = False) -> str:
         """The ATTACH statement any DuckDB 1.5.5 client with the ducklake extension can run."""
         options = [f"data_path {_literal(self.data_path)}"]
+        if self.follows_root:
+            options.append("override_data_path true")
         if read_only:
             options.append("read_only")
         return f"attach {_literal('ducklake:' + self.catalog)} as {LAKE} ({', '.join(options)})"
@@ -81,13 +87,14 @@ def resolve_location(root: Path | str, catalog: str | None = None, data_path: st
         catalog = f"sqlite:{Path(catalog[7:]).expanduser().resolve()}"
     elif not catalog.startswith("postgres:"):
         catalog = f"sqlite:{Path(catalog).expanduser().resolve()}"
+    follows_root = not data_path
     if not data_path:
         data_path = str(root / DATA_DIR)
     elif "://" not in data_path:
         data_path = str(Path(data_path).expanduser().resolve())
     if not data_path.endswith("/"):
         data_path += "/"
-    return LakeLocation(root, catalog, data_path)
+    return LakeLocation(root, catalog, data_path, follows_root)
 
 
 def _literal(value: str) -> str:
@@ -101,6 +108,8 @@ def load_extensions(con: duckdb.DuckDBPyConnection, location: LakeLocation) -> N
         from duckdb_extensions import import_extension
     except ImportError as exc:  # pragma: no cover - an install without the pinned packages
         raise LakeError("the duckdb-extensions package is missing: reinstall fpwatch (pip install -e .)") from exc
+    if not os.environ.get("HOME"):  # a service or cron environment: DuckDB keeps extensions under ~
+        con.execute(f"set home_directory = {_literal(tempfile.gettempdir())}")
     for name in ("ducklake", EXTENSIONS.get(location.kind)):
         if name is None:
             continue
@@ -184,7 +193,10 @@ def cli_init_script(location: LakeLocation) -> str:
     lines.append(f"use {LAKE};")
     if location.local_data_dir is not None:
         lines.append(f"set allowed_directories = [{_literal(str(location.local_data_dir) + '/')}];")
-    lines += ["set enable_external_access = false;", "set lock_configuration = true;"]
+    # No lock_configuration here: the shell changes settings of its own after the init file (it fails
+    # with "the configuration has been locked"). DuckDB already refuses to re-enable external access
+    # or widen allowed_directories once access is off, so the sandbox holds without the lock.
+    lines.append("set enable_external_access = false;")
     return "\n".join(lines) + "\n"
 
 

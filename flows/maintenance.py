@@ -65,7 +65,8 @@ def compact_warehouse(warehouse: Warehouse, keep_days: int) -> dict[str, Any]:
             cur.execute(sql, params).fetchall()
 
         try:
-            warehouse.commit(work, what=sql.split("(")[0].removeprefix("call "))
+            # Compaction may not share a transaction with changes (DuckLake refuses it): no commit token.
+            warehouse.commit(work, what=sql.split("(")[0].removeprefix("call "), token=False)
         except Exception as exc:
             raise RuntimeError(f"compaction step {sql.split('(')[0]} failed: {first_line(exc)}") from exc
     after = lake_stats(warehouse)
@@ -74,3 +75,12 @@ def compact_warehouse(warehouse: Warehouse, keep_days: int) -> dict[str, Any]:
     result["seconds"] = round(time.monotonic() - started, 1)
     log.info("compacted %s: %s", warehouse.root, result)
     return result
+
+
+def compact_job(warehouse: str | None = None, keep_days: int | None = None) -> dict[str, Any]:
+    """Compact the configured warehouse (the body of the `compact` flow, flows/deployments.py)."""
+    from flows.settings import get_settings
+
+    settings = get_settings()
+    store = Warehouse(warehouse or settings.warehouse)
+    return compact_warehouse(store, settings.snapshot_retention_days if keep_days is None else keep_days)

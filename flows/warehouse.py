@@ -42,6 +42,11 @@ SQL_DIR = Path(__file__).resolve().parent.parent / "sql"
 PARTITION_COLUMN = "partition_date"
 #: Records which migrations and view texts the catalog holds (name -> fingerprint).
 CATALOG_TABLE = "fpwatch_catalog"
+#: One row that every commit replaces. DuckLake detects conflicts per table, and two transactions
+#: that both insert a key neither saw (delete found nothing) do not conflict: both rows would
+#: stay. Deleting from this table in every commit makes any two concurrent commits conflict, so
+#: the later one retries on the new snapshot and its delete-then-insert sees the other's rows.
+COMMIT_TOKEN_TABLE = "fpwatch_commit_token"
 #: Commit attempts before a conflict is reported as an error: with backoff doubling from 0.2 s
 #: (capped at 5 s) that waits ~40 s in all, longer than any chunk commit measured here (< 3 s).
 COMMIT_ATTEMPTS = 12
@@ -248,6 +253,7 @@ class Warehouse:
 
     def commit(
         self, work: Callable[[duckdb.DuckDBPyConnection], T], *, what: str = "commit", tag: dict[str, Any] | None = None,
+        token: bool = True,
     ) -> T:
         """Run `work` in one transaction, again with backoff when another writer committed first.
 
@@ -259,6 +265,9 @@ class Warehouse:
         for attempt in range(1, COMMIT_ATTEMPTS + 1):
             try:
                 with self.transaction() as cur:
+                    if token:
+                        cur.execute(f"delete from {COMMIT_TOKEN_TABLE}")
+                        cur.execute(f"insert into {COMMIT_TOKEN_TABLE} values (now(), $w)", {"w": what[:200]})
                     if extra:
                         cur.execute(f"call {LAKE}.set_commit_message('fpwatch', $m, extra_info => $e)",
                                     {"m": what, "e": extra})
@@ -267,8 +276,8 @@ class Warehouse:
                 if not is_retryable(exc) or attempt == COMMIT_ATTEMPTS:
                     raise
                 wait = min(delay, COMMIT_BACKOFF_MAX_S) * (0.5 + random.random())
-                log.warning("%s: %s; retrying in %.1f s (attempt %d/%d)", what, first_line(exc), wait, attempt,
-                            COMMIT_ATTEMPTS)
+                log.warning("%s: %s; retrying in %.1f s (attempt %d/%d)", what, " ".join(str(exc).split()), wait,
+                            attempt, COMMIT_ATTEMPTS)
                 time.sleep(wait)
                 delay *= 2
         raise AssertionError("unreachable")
@@ -281,6 +290,15 @@ class Warehouse:
         )
         return row["s"][0]
 
+    def upsert(self, table: str, frame: pl.DataFrame, *, key: str = "article_id") -> None:
+        """One commit: rows of `frame` replace the rows with the same `key` (wherever they are)."""
+        self.commit(lambda cur: replace_rows(cur, table, frame, key=key, keys=frame[key].to_list()),
+                    what=f"upsert into {table}")
+
+    def append(self, table: str, frame: pl.DataFrame) -> None:
+        """One commit: add the rows of `frame` as they are."""
+        self.commit(lambda cur: replace_rows(cur, table, frame, key="", keys=[]), what=f"append to {table}")
+
     # ------------------------------------------------------------------ catalogue
     def exists(self) -> bool:
         """True when the catalog has been created."""
@@ -290,15 +308,15 @@ class Warehouse:
         """Create the tables, partitioning, comments and views the catalog lacks; True when it changed."""
         wanted = {f"schema:{p.name}": (_fingerprint(p.read_text()), p) for p in _schema_files()}
         views = {f"view:{p.stem}": (_fingerprint(p.read_text()), p) for p in _view_files()}
-        cur = self.cursor()
-        try:
+        def bootstrap(cur: duckdb.DuckDBPyConnection) -> dict[str, str]:
             cur.execute(
                 f"create table if not exists {CATALOG_TABLE} "
                 "(name varchar, fingerprint varchar, applied_at timestamp with time zone)"
             )
-            have = dict(cur.execute(f"select name, fingerprint from {CATALOG_TABLE}").fetchall())
-        finally:
-            cur.close()
+            cur.execute(f"create table if not exists {COMMIT_TOKEN_TABLE} (committed_at timestamp with time zone, what varchar)")
+            return dict(cur.execute(f"select name, fingerprint from {CATALOG_TABLE}").fetchall())
+
+        have = self.commit(bootstrap, what="catalog bootstrap", token=False)
         todo_schema = [(k, f, p) for k, (f, p) in wanted.items() if k not in have]
         todo_views = [(k, f, p) for k, (f, p) in views.items() if have.get(k) != f]
         if not todo_schema and not todo_views:
@@ -385,3 +403,10 @@ def replace_rows(
         cur.register(name, frame.to_arrow())
         cur.execute(f'insert into "{table}" by name select * from {name}')
         cur.unregister(name)
+
+
+def connect_readonly(root: Path | str) -> duckdb.DuckDBPyConnection:
+    """Open a warehouse read-only and sandboxed, as an analyst would (safe while runs commit)."""
+    from flows.lake import connect_analyst
+
+    return connect_analyst(Warehouse(root).location)

@@ -45,3 +45,9 @@ def seed_db(seed_run):
     con = connect_readonly(seed_run[1])
     yield con
     con.close()
+
+
+# A real PostgreSQL server for the shared-catalog tests (tests/postgres_server.py): `postgres_dsn`
+# is the session's catalog setting, `pg_catalog` an empty database per test. Skips without the
+# PostgreSQL binaries, fails when CI=true.
+from postgres_server import pg_catalog, postgres_dsn, postgres_server  # noqa: E402,F401

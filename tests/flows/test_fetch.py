@@ -365,7 +365,7 @@ def test_fetch_flow_end_to_end_then_incremental(prefect_harness, news_site, tmp_
     assert reasons["not a url"] == "invalid_url"
     assert news_site.hits["/world/0.html"] == 1  # in the RSS feed and the sitemap: fetched once
     raw_store = FetchStore(store)
-    raw = raw_store.read_raw(raw_store.raw_index())
+    raw = raw_store.read_raw([news_site.url(p) for p in ARTICLE_PATHS])
     assert set(raw["url"].to_list()) >= {news_site.url(p) for p in ARTICLE_PATHS}
     assert raw.filter(pl.col("url") == news_site.url("/world/latin.html"))["body"][0].startswith(b"<!DOCTYPE")
     assert summary["pages_ok"] == len(ARTICLE_PATHS)
@@ -387,24 +387,24 @@ class Killed(Exception):
 
 
 def test_killed_run_resumes_without_loss_or_doubles(prefect_harness, news_site, tmp_path, monkeypatch):
-    import flows.fetch as fetch_module
+    import flows.pipeline as pipeline_module
     from flows.warehouse import Warehouse
 
-    real_ingest = fetch_module.ingest_documents
+    real_chunk = pipeline_module._process_chunk
     calls = {"n": 0}
 
-    def dying_ingest(docs, **kwargs):
+    def dying_chunk(docs, *args, **kwargs):
         calls["n"] += 1
         if calls["n"] == 2:  # the second batch's pages are fetched and stored, then the run dies
             raise Killed("killed")
-        return real_ingest(docs, **kwargs)
+        return real_chunk(docs, *args, **kwargs)
 
-    monkeypatch.setattr(fetch_module, "ingest_documents", dying_ingest)
+    monkeypatch.setattr(pipeline_module, "_process_chunk", dying_chunk)
     warehouse = tmp_path / "wh"
     with pytest.raises(Killed):
         _run_fetch(news_site, warehouse, tmp_path)
     hits_after_kill = news_site.hits.copy()
-    monkeypatch.setattr(fetch_module, "ingest_documents", real_ingest)
+    monkeypatch.setattr(pipeline_module, "_process_chunk", real_chunk)
     summary = _run_fetch(news_site, warehouse, tmp_path)
     articles = Warehouse(warehouse).read("articles")
     assert sorted(articles["source"].to_list()) == sorted(news_site.url(p) for p in ARTICLE_PATHS)

@@ -27,24 +27,24 @@ def _lake(tmp_path, *, articles=None, mentions=None, raw=None, rejects=None) -> 
     store.ensure_catalog()
     articles = articles if articles is not None else [{"article_id": "a", "source": "a.txt", "body": BODY}]
     frame = pl.DataFrame(articles).with_columns(partition_date=pl.lit(DAY), run_id=pl.lit("r1"))
-    store.replace_rows("articles", frame)
+    store.upsert("articles", frame)
     raw = raw if raw is not None else [{"article_id": a["article_id"], "source": a["source"], "kind": "text",
                                         "content": a["body"]} for a in articles]
     if raw:
-        store.replace_rows("raw_inputs", pl.DataFrame(raw).with_columns(partition_date=pl.lit(DAY)))
+        store.upsert("raw_inputs", pl.DataFrame(raw).with_columns(partition_date=pl.lit(DAY)))
     mentions = mentions if mentions is not None else [
         {"article_id": "a", "entity_id": "jp", "surface": "Japan", "start_char": 0, "end_char": 5},
         {"article_id": "a", "entity_id": "cn", "surface": "China", "start_char": 10, "end_char": 15},
     ]
     if mentions:
-        store.replace_rows("mentions", pl.DataFrame(mentions).with_columns(partition_date=pl.lit(DAY), run_id=pl.lit("r1")))
-    store.replace_whole(
+        store.upsert("mentions", pl.DataFrame(mentions).with_columns(partition_date=pl.lit(DAY), run_id=pl.lit("r1")))
+    store.upsert(
         "entities",
         pl.DataFrame({"entity_id": ["jp", "cn"], "canonical_name": ["Japan", "China"], "entity_type": ["GPE", "GPE"]}),
         key="entity_id",
     )
     if rejects:
-        store.replace_whole(
+        store.upsert(
             "rejects",
             pl.DataFrame([{"source": s, "reason": "empty", "run_id": "r1"} for s in rejects]),
             key="source",
@@ -97,7 +97,7 @@ def test_an_article_in_two_partitions_is_caught(tmp_path):
     stray = pl.DataFrame([{"article_id": "a", "source": "a.txt", "body": BODY}]).with_columns(
         partition_date=pl.lit(DAY + dt.timedelta(days=1))
     )
-    store.replace_rows("articles", stray)
+    store.append("articles", stray)
     failing = _failing(store)
     assert set(failing) == {"article_doubled"}
     assert failing["article_doubled"].sample[0]["copies"] == 2
@@ -172,7 +172,7 @@ def test_a_failed_check_fails_the_run_and_names_the_check(prefect_harness, tmp_p
         bad = pl.DataFrame([{"article_id": "z", "source": "z.txt", "body": ""}]).with_columns(
             partition_date=pl.lit(DAY), run_id=pl.lit(run.run_id)
         )
-        store.replace_rows("articles", bad)
+        store.upsert("articles", bad)
         run.partitions.add(DAY)
         run.articles_written = 1
         run.rejects.append(Reject("y.txt", "empty"))

@@ -74,14 +74,23 @@ def test_seed_bodies_are_clean_and_complete(seed_db):
         assert "  " not in art["body"] and "\n\n\n" not in art["body"]
 
 
-def test_warehouse_layout_is_partitioned_parquet(seed_run):
-    _, root = seed_run
-    days = sorted(p.name for p in (root / "lake" / "articles").glob("partition_date=*"))
-    assert "partition_date=2021-12-12" in days
-    for table in ("articles", "raw_inputs", "mentions", "article_topics"):
-        files = list((root / "lake" / table).glob("partition_date=*/data.parquet"))
+def test_warehouse_is_a_partitioned_ducklake(seed_run, tmp_path):
+    from flows.maintenance import compact_warehouse
+
+    _, seed_root = seed_run
+    root = tmp_path / "copy"
+    shutil.copytree(seed_root, root)  # compaction below must not change the shared seed warehouse
+    assert (root / "catalog.sqlite").exists()
+    store = Warehouse(root)
+    # Small commits are inlined in the catalog (DuckLake data inlining); compaction writes them out.
+    compact_warehouse(store, keep_days=30)
+    for table in ("articles", "raw_inputs", "mentions", "article_topics", "article_signatures"):
+        files = store.query(f"select data_file from ducklake_list_files('lake', '{table}')")["data_file"].to_list()
         assert files, table
-    assert not list((root / "lake").rglob(".*tmp*")), "temporary files left behind"
+        assert any("partition_date=2021-12-12" in f for f in files), (table, files)
+        assert all(f.startswith(str(root / "lake")) for f in files), files
+    snapshots = store.query("select commit_extra_info from ducklake_snapshots('lake') where author = 'fpwatch'")
+    assert any('"chunk": 1' in (e or "") for e in snapshots["commit_extra_info"].to_list())
 
 
 def test_raw_inputs_keep_the_file_text(seed_db):
@@ -166,7 +175,7 @@ def test_bad_inputs_become_rejects_and_the_rest_goes_through(prefect_harness, tm
     assert len(sources) + len(reasons) == 5 + 8 + 1
 
 
-def test_analyst_holding_the_database_does_not_break_a_run(prefect_harness, tmp_path):
+def test_analyst_holding_the_lake_does_not_break_a_run(prefect_harness, tmp_path):
     from flows.run import run_flow
 
     inputs = tmp_path / "in"
@@ -176,8 +185,9 @@ def test_analyst_holding_the_database_does_not_break_a_run(prefect_harness, tmp_
     run_flow(paths=[str(inputs)], warehouse=str(wh))
     analyst = subprocess.Popen(
         [sys.executable, "-c", textwrap.dedent(f"""
-            import sys, duckdb
-            con = duckdb.connect({str(wh / 'warehouse.duckdb')!r}, read_only=True)
+            import sys
+            from flows.warehouse import connect_readonly
+            con = connect_readonly({str(wh)!r})
             print(con.sql("select count(*) from articles").fetchall()[0][0], flush=True)
             sys.stdin.readline()
             print(con.sql("select count(*) from articles").fetchall()[0][0], flush=True)
@@ -189,9 +199,9 @@ def test_analyst_holding_the_database_does_not_break_a_run(prefect_harness, tmp_
         for name in SEED_IDS.values():
             shutil.copy(SEEDS / name, inputs)
         summary = run_flow(paths=[str(inputs)], warehouse=str(wh))
-        assert summary["status"] == "completed" and summary["articles_written"] == 5
+        assert summary["status"] == "completed" and summary["articles_written"] == 4 and summary["skipped"] == 1
         out, err = analyst.communicate("\n", timeout=60)
-        assert out.strip() == "5", err
+        assert out.strip() == "5", err  # the open session sees the new snapshot
         assert analyst.returncode == 0
     finally:
         analyst.kill()
@@ -201,7 +211,7 @@ def test_undated_article_keeps_its_first_partition_on_a_later_day(prefect_harnes
     from prefect import flow
 
     from flows.files import discover_files, read_files
-    from flows.pipeline import ingest_documents
+    from flows.pipeline import process_documents
     from flows.runs import finish_run, start_run
     from flows.settings import Settings
 
@@ -215,7 +225,7 @@ def test_undated_article_keeps_its_first_partition_on_a_later_day(prefect_harnes
         run.started_at = dt.datetime.combine(day, dt.time(12), tzinfo=dt.timezone.utc)
         files, _ = discover_files([undated])
         docs, _ = read_files(files, max_bytes=10**7, seen_at=run.started_at)
-        ingest_documents(docs, settings=Settings(), run=run)
+        process_documents([docs], settings=Settings(), run=run, force=True)  # force: transform it again
         finish_run(run, "completed")
 
     ingest_on(dt.date(2024, 1, 1))
@@ -224,16 +234,23 @@ def test_undated_article_keeps_its_first_partition_on_a_later_day(prefect_harnes
     assert arts.height == 1
     assert arts["partition_date"].to_list() == [dt.date(2024, 1, 1)]
     assert arts["published_date"].to_list() == [None]
-    days = [p.parent.name for p in (tmp_path / "wh" / "lake" / "articles").glob("*/data.parquet")]
-    assert days == ["partition_date=2024-01-01"]
 
 
-def test_duckdb_cli_from_the_registry_opens_the_warehouse(seed_run):
+def test_duckdb_cli_from_the_registry_opens_the_lake(seed_run):
+    from flows.lake import cli_init_script
+
     cli = shutil.which("duckdb", path=str(__import__("pathlib").Path(sys.executable).parent))
     assert cli, "duckdb-cli is a dependency: its shell must be installed beside python"
+    init = seed_run[1].parent / "init.sql"
+    init.write_text(cli_init_script(Warehouse(seed_run[1]).location))
     out = subprocess.run(
-        [cli, "-readonly", "-csv", str(seed_run[1] / "warehouse.duckdb"), "-c", "select count(*) as n from articles"],
+        [cli, "-init", str(init), "-csv", "-c", "select count(*) as n from articles"],
         capture_output=True, text=True, timeout=60,
     )
     assert out.returncode == 0, out.stderr
     assert out.stdout.split() == ["n", "5"]
+    refused = subprocess.run(
+        [cli, "-init", str(init), "-csv", "-c", "copy (select 1) to '/tmp/fpwatch-should-not-exist.csv'"],
+        capture_output=True, text=True, timeout=60,
+    )
+    assert "disabled by configuration" in refused.stdout + refused.stderr
