@@ -38,6 +38,90 @@ def _location(warehouse: Path | None):
     return resolve_location(warehouse or settings.warehouse, settings.catalog, settings.data_path)
 
 
+class _TracebacksToLog:
+    """A logging filter: tracebacks go to a log file instead of the screen (unless --debug)."""
+
+    def __init__(self, path: Path):
+        self.path = path
+
+    def filter(self, record) -> bool:
+        import logging
+        import traceback
+
+        if record.exc_info and not _DEBUG:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            with open(self.path, "a") as fh:
+                fh.write(f"{logging.Formatter().formatTime(record)} {record.name}: {record.getMessage()}\n")
+                fh.write("".join(traceback.format_exception(*record.exc_info)) + "\n")
+            record.exc_info = None
+            record.exc_text = None
+        return True
+
+
+def _log_path(warehouse: Path | None) -> Path:
+    import datetime as dt
+
+    try:
+        root = _location(warehouse).root
+    except Exception:  # bad settings: the log still needs a home
+        root = Path.cwd()
+    return root / "logs" / f"fpwatch-{dt.datetime.now():%Y%m%d-%H%M%S}-{os.getpid()}.log"
+
+
+class _Guard:
+    """Run a flow command: on failure print one line (what failed, where the traceback is) and exit 1."""
+
+    def __init__(self, what: str, warehouse: Path | None):
+        self.what = what
+        self.log = _log_path(warehouse)
+        self.filter = _TracebacksToLog(self.log)
+
+    def __enter__(self) -> "_Guard":
+        import logging
+
+        # Prefect logs a flow's exception with its traceback on the console; keep it for the log file.
+        import prefect.logging  # noqa: F401  (sets up Prefect's handlers)
+
+        for logger in [logging.getLogger(), logging.getLogger("prefect")]:
+            for handler in logger.handlers:
+                handler.addFilter(self.filter)
+        return self
+
+    def __exit__(self, kind, exc, tb) -> bool:
+        import traceback
+
+        if exc is None or isinstance(exc, (typer.Exit, SystemExit)):
+            return False
+        if isinstance(exc, KeyboardInterrupt):
+            console.print(f"[red]error:[/red] {self.what} interrupted; committed chunks are kept, run it again to finish")
+            raise typer.Exit(130)
+        if _DEBUG:
+            return False
+        self.log.parent.mkdir(parents=True, exist_ok=True)
+        with open(self.log, "a") as fh:
+            fh.write("".join(traceback.format_exception(kind, exc, tb)))
+        first = " ".join(str(exc).split()) or type(exc).__name__
+        if len(first) > 400:
+            first = first[:400] + " ..."
+        console.print(f"[red]error:[/red] {self.what} failed: {type(exc).__name__}: {first} (details: {self.log})",
+                      soft_wrap=True)
+        raise typer.Exit(_exit_code(exc))
+
+
+def _exit_code(exc: BaseException) -> int:
+    from pydantic import ValidationError
+
+    name = type(exc).__name__
+    if isinstance(exc, ValidationError) or name in {"BackfillError", "SourcesError", "LakeError"}:
+        return 2
+    if name == "DataChecksFailed":
+        return 3
+    return 1
+
+
+_DEBUG = bool(os.environ.get("FPWATCH_DEBUG"))
+
+
 def _fail(message: str, code: int = 1) -> None:
     console.print(f"[red]error:[/red] {message}")
     raise typer.Exit(code)
@@ -52,9 +136,11 @@ def run(
 
     Example: fpwatch run seeds/ --warehouse data
     """
-    from flows.run import run_flow
+    with _Guard("run", warehouse):
+        from flows.run import run_flow
 
-    summary = run_flow(paths=[str(p) for p in paths] if paths else None, warehouse=str(warehouse) if warehouse else None)
+        summary = run_flow(paths=[str(p) for p in paths] if paths else None,
+                           warehouse=str(warehouse) if warehouse else None)
     table = Table(title=f"fpwatch run {summary['run_id']}", show_header=False)
     for label, key in [
         ("articles in", "articles_in"), ("articles written", "articles_written"), ("duplicates", "duplicates"),
@@ -183,11 +269,12 @@ def migrate(warehouse: WarehouseOpt = None) -> None:
     from flows.migrate import MigrationError, migrate_warehouse
     from flows.warehouse import Warehouse
 
-    store = Warehouse(_location(warehouse).root)
-    try:
-        report = migrate_warehouse(store)
-    except MigrationError as exc:
-        _fail(str(exc))
+    with _Guard("migrate", warehouse):
+        store = Warehouse(_location(warehouse).root)
+        try:
+            report = migrate_warehouse(store)
+        except MigrationError as exc:
+            _fail(str(exc))
     for line in report:
         console.print(line)
 
@@ -207,9 +294,10 @@ def compact(
     from flows.settings import get_settings
     from flows.warehouse import Warehouse
 
-    settings = get_settings()
-    store = Warehouse(_location(warehouse).root)
-    stats = compact_warehouse(store, keep_days if keep_days is not None else settings.snapshot_retention_days)
+    with _Guard("compact", warehouse):
+        settings = get_settings()
+        store = Warehouse(_location(warehouse).root)
+        stats = compact_warehouse(store, keep_days if keep_days is not None else settings.snapshot_retention_days)
     table = Table(title="fpwatch compact", show_header=False)
     for key, value in stats.items():
         table.add_row(key.replace("_", " "), str(value))
@@ -261,15 +349,15 @@ def backfill(
     Example: fpwatch backfill --start 2024-01-01 --end 2024-01-31 --mode reprocess
     """
     from flows.backfill import BackfillError, backfill_flow, plan_days
-    from flows.reports import DataChecksFailed
     from flows.settings import get_settings
 
     try:
         plan_days(start, end, mode, get_settings())  # fail fast with one line, before Prefect starts
+    except BackfillError as exc:
+        _fail(str(exc), 2)
+    with _Guard("backfill", warehouse):
         summary = backfill_flow(start=start, end=end, sources=source or None, mode=mode,
                                 warehouse=str(warehouse) if warehouse else None)
-    except (BackfillError, DataChecksFailed) as exc:
-        _fail(str(exc), 2 if isinstance(exc, BackfillError) else 1)
     _print_run_summary(summary)
 
 
@@ -285,15 +373,11 @@ def reprocess(
 
     Example: fpwatch reprocess --start 2024-01-01
     """
-    from flows.backfill import BackfillError
-    from flows.reports import DataChecksFailed
     from flows.reprocess import reprocess_flow
 
-    try:
+    with _Guard("reprocess", warehouse):
         summary = reprocess_flow(start=start, end=end, sources=source or None, only_outdated=not all_partitions,
                                  warehouse=str(warehouse) if warehouse else None)
-    except (BackfillError, DataChecksFailed) as exc:
-        _fail(str(exc), 2 if isinstance(exc, BackfillError) else 1)
     _print_run_summary(summary)
 
 
@@ -305,7 +389,14 @@ def _register_fetch() -> None:
 
 
 def main() -> None:
-    """The `fpwatch` entry point: `fpwatch sql` answers without importing Prefect or the pipeline."""
+    """The `fpwatch` entry point: `fpwatch sql` answers without importing Prefect or the pipeline.
+
+    `--debug` (anywhere, or FPWATCH_DEBUG=1) shows tracebacks on screen instead of only in the log file.
+    """
+    global _DEBUG
+    if "--debug" in sys.argv:
+        sys.argv.remove("--debug")
+        _DEBUG = True
     if sys.argv[1:2] != ["sql"]:
         _register_fetch()
     app()

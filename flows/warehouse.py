@@ -160,10 +160,10 @@ def is_retryable(exc: BaseException) -> bool:
     return isinstance(exc, duckdb.Error) and any(word in text for word in RETRYABLE)
 
 
-def first_line(exc: BaseException) -> str:
-    """The first line of an error message (DuckDB's carry several)."""
-    lines = str(exc).strip().splitlines()
-    return lines[0] if lines else type(exc).__name__
+def first_line(exc: BaseException, limit: int = 300) -> str:
+    """An error message on one line (DuckDB's carry several; the cause is often on the second)."""
+    text = " ".join(str(exc).split()) or type(exc).__name__
+    return text if len(text) <= limit else text[:limit] + " ..."
 
 
 class Warehouse:
