@@ -2,13 +2,13 @@
 
 Usage:
     .venv/bin/python bench/backfill.py                        # 300 AllSides articles over 30 days
-    .venv/bin/python bench/backfill.py --articles 600 --days 31 --concurrency 1,2,4
+    .venv/bin/python bench/backfill.py --articles 600 --days 31 --chunk-sizes 200,2000
     FPWATCH_EVAL_DIR=/path/to/eval .venv/bin/python bench/backfill.py
 
 Reads corpus/allsides_foreign_policy.jsonl.gz in place (default ../shared/eval next to the repo, or
 FPWATCH_EVAL_DIR, or --eval-dir), writes the articles as dated .txt files into a temporary folder
 (never the repo), ingests them once with the `run` flow, then times `backfill` (mode reprocess)
-over the whole range for each concurrency. Prints seconds, articles/s and task runs per backfill.
+over the whole range for each chunk size (inputs per commit). Prints seconds, articles/s and task runs per backfill.
 Without the eval data it says so and exits 0.
 """
 
@@ -68,7 +68,7 @@ def main() -> int:
     parser.add_argument("--eval-dir")
     parser.add_argument("--articles", type=int, default=300)
     parser.add_argument("--days", type=int, default=30)
-    parser.add_argument("--concurrency", default="1,2")
+    parser.add_argument("--chunk-sizes", default="200,2000")
     args = parser.parse_args()
     corpus = find_eval_dir(args.eval_dir) / "corpus" / "allsides_foreign_policy.jsonl.gz"
     if not corpus.exists():
@@ -93,9 +93,9 @@ def main() -> int:
               f"{len(summary['partitions'])} partitions, {seconds:.1f} s ({summary['articles_written'] / seconds:.1f}/s)")
         end = START + dt.timedelta(days=args.days - 1)
         print("backfill (mode reprocess, whole range)")
-        print(f"{'concurrency':>11} {'seconds':>8} {'articles/s':>10} {'task runs':>9} {'status':>9}")
-        for level in [int(c) for c in args.concurrency.split(",")]:
-            os.environ["FPWATCH_BACKFILL_CONCURRENCY"] = str(level)
+        print(f"{'chunk size':>11} {'seconds':>8} {'articles/s':>10} {'task runs':>9} {'status':>9}")
+        for level in [int(c) for c in args.chunk_sizes.split(",")]:
+            os.environ["FPWATCH_CHUNK_SIZE"] = str(level)
             get_settings.cache_clear()
             started = time.monotonic()
             result = backfill_flow(start=START, end=end, warehouse=warehouse)

@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import os
 import sqlite3
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -102,25 +101,40 @@ def _literal(value: str) -> str:
     return "'" + value.replace("'", "''") + "'"
 
 
+def extension_file(name: str) -> Path | None:
+    """The extension binary inside its PyPI package (duckdb-extension-<name>), or None."""
+    import importlib.util
+
+    spec = importlib.util.find_spec(f"duckdb_extension_{name}")
+    if spec is None or not spec.submodule_search_locations:
+        return None
+    folder = Path(next(iter(spec.submodule_search_locations)))
+    files = sorted(folder.rglob(f"v{duckdb.__version__}/**/{name}.duckdb_extension")) or sorted(
+        folder.rglob(f"{name}.duckdb_extension")
+    )
+    return files[0] if files else None
+
+
 def load_extensions(con: duckdb.DuckDBPyConnection, location: LakeLocation) -> None:
-    """Load ducklake and the catalog's scanner from their installed packages (never downloaded)."""
-    try:
-        from duckdb_extensions import import_extension
-    except ImportError as exc:  # pragma: no cover - an install without the pinned packages
-        raise LakeError("the duckdb-extensions package is missing: reinstall fpwatch (pip install -e .)") from exc
-    if not os.environ.get("HOME"):  # a service or cron environment: DuckDB keeps extensions under ~
-        con.execute(f"set home_directory = {_literal(tempfile.gettempdir())}")
-    for name in ("ducklake", EXTENSIONS.get(location.kind)):
-        if name is None:
-            continue
-        try:
-            import_extension(name, con=con)
-        except Exception as exc:
-            raise LakeError(f"DuckDB extension {name} is not installed for duckdb {duckdb.__version__}: {exc}") from exc
-        con.execute(f"load {name}")
+    """Load ducklake and the catalog's scanner from their installed packages (never downloaded).
+
+    The signed binaries are loaded straight from the package folder (0.05 s); installing them into
+    ~/.duckdb first, as duckdb_extensions.import_extension does, costs 0.3 s per connection.
+    """
+    wanted = ["ducklake", EXTENSIONS.get(location.kind)]
     if "://" in location.data_path and not location.data_path.startswith("file://"):
-        import_extension("httpfs", con=con)
-        con.execute("load httpfs")
+        wanted.append("httpfs")
+    for name in filter(None, wanted):
+        path = extension_file(name)
+        if path is None:
+            raise LakeError(
+                f"DuckDB extension {name} is not installed for duckdb {duckdb.__version__}: "
+                f"pip install duckdb-extension-{name.replace('_', '-')}=={duckdb.__version__}"
+            )
+        try:
+            con.execute(f"load {_literal(str(path))}")
+        except duckdb.Error as exc:
+            raise LakeError(f"cannot load DuckDB extension {name} from {path}: {str(exc).splitlines()[0]}") from exc
 
 
 def _prepare_sqlite(path: Path) -> None:
@@ -177,18 +191,12 @@ def connect_analyst(location: LakeLocation) -> duckdb.DuckDBPyConnection:
 
 def cli_init_script(location: LakeLocation) -> str:
     """The init file of the DuckDB shell: load the extensions, attach read-only, sandbox, `use lake`."""
-    import importlib.util
-
     lines = []
     for name in ("ducklake", EXTENSIONS.get(location.kind)):
-        spec = importlib.util.find_spec(f"duckdb_extension_{name}")
-        if spec is None or not spec.submodule_search_locations:
+        path = extension_file(name)
+        if path is None:
             raise LakeError(f"DuckDB extension package duckdb-extension-{name.replace('_', '-')} is not installed")
-        folder = Path(next(iter(spec.submodule_search_locations)))
-        files = sorted(folder.rglob(f"{name}.duckdb_extension"))
-        if not files:
-            raise LakeError(f"no {name}.duckdb_extension file in {folder}")
-        lines.append(f"load {_literal(str(files[0]))};")
+        lines.append(f"load {_literal(str(path))};")
     lines.append(location.attach_sql(read_only=True) + ";")
     lines.append(f"use {LAKE};")
     if location.local_data_dir is not None:

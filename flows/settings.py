@@ -35,10 +35,6 @@ DEFAULT_REPROCESS_CRON = "30 3 * * *"
 #: A year of day partitions: 366 task runs (~25 s of Prefect overhead, DESIGN.md costs). Longer
 #: ranges go in several runs, each of which can be retried on its own.
 DEFAULT_MAX_BACKFILL_DAYS = 366
-#: Two days in flight (threads): refetch days overlap their network waits, and one day writes while
-#: the next transforms. Reprocess is CPU-bound under the GIL: bench/backfill.py measured 78 s at 1
-#: and 80 s at 2 for 300 articles over 30 days on this shared 2-core machine (load ~6).
-DEFAULT_BACKFILL_CONCURRENCY = 2
 #: Half the inputs rejected means a source or a parser broke, not a few bad pages.
 DEFAULT_MAX_REJECT_RATE = 0.5
 
@@ -99,9 +95,6 @@ class Settings(BaseSettings, FetchSettings):
     )
     max_backfill_days: int = Field(
         DEFAULT_MAX_BACKFILL_DAYS, gt=0, description="Longest date range one backfill or reprocess run accepts."
-    )
-    backfill_concurrency: int = Field(
-        DEFAULT_BACKFILL_CONCURRENCY, ge=1, le=32, description="Day partitions a backfill processes at once."
     )
     max_reject_rate: float = Field(
         DEFAULT_MAX_REJECT_RATE, ge=0, le=1, description="Share of a run's inputs rejected above which the run fails."
