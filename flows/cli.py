@@ -195,12 +195,15 @@ def sql(
         shell = shutil.which("duckdb", path=str(Path(sys.executable).parent)) or shutil.which("duckdb")
         if not shell:
             _fail("no duckdb shell found: `pip install duckdb-cli==1.5.5`, or pass a query")
-        try:
-            init = location.root / ".fpwatch-duckdbrc"
-            init.write_text(cli_init_script(location))
+        import tempfile
+
+        try:  # the analyst may not be allowed to write in the warehouse: the init file goes to /tmp
+            with tempfile.NamedTemporaryFile("w", prefix="fpwatch-duckdbrc-", suffix=".sql", delete=False) as fh:
+                fh.write(cli_init_script(location))
+            init = fh.name
         except (LakeError, OSError) as exc:
             _fail(str(exc))
-        os.execv(shell, [shell, "-init", str(init)])
+        os.execv(shell, [shell, "-init", init])
     try:
         statements = duckdb.extract_statements(query)
     except duckdb.Error as exc:
