@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import datetime as dt
+import errno
 import hashlib
 import os
+import stat
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -46,24 +48,87 @@ class InputFile:
     source: str
 
 
+def _kind_of(mode: int) -> str:
+    for test, name in ((stat.S_ISFIFO, "a FIFO (named pipe)"), (stat.S_ISSOCK, "a socket"),
+                       (stat.S_ISCHR, "a character device"), (stat.S_ISBLK, "a block device")):
+        if test(mode):
+            return name
+    return "not a regular file"
+
+
+def _check_entry(path: Path, source: str) -> InputFile | Reject | None:
+    """Classify one path found in a folder or given by name: a file to read, a reject, or a folder (None)."""
+    try:
+        info = os.stat(path)  # follows symlinks: a loop or a dangling link fails here
+    except OSError as exc:
+        if exc.errno == errno.ELOOP:
+            return Reject(source, "symlink_loop", f"symbolic link loop at {path}")
+        if exc.errno == errno.ENOENT and path.is_symlink():
+            return Reject(source, "unreadable", f"dangling symbolic link to {os.readlink(path)}")
+        if exc.errno in (errno.EACCES, errno.EPERM):
+            return Reject(source, "permission_denied", f"cannot stat {path}: {exc.strerror}")
+        if exc.errno == errno.ENOENT:
+            return Reject(source, "not_found", "no such file or folder")
+        return Reject(source, "unreadable", f"{type(exc).__name__}: {exc.strerror or exc}")
+    if stat.S_ISDIR(info.st_mode):
+        return None
+    if not stat.S_ISREG(info.st_mode):
+        return Reject(source, "not_regular_file", f"{_kind_of(info.st_mode)}: not read (it could block or never end)")
+    return InputFile(path, source)
+
+
+def _walk(folder: Path, root: Path, found: dict[Path, InputFile], rejects: list[Reject], seen: set[tuple[int, int]]) -> None:
+    """Depth-first walk of `folder`: every entry is a file, a reject or a folder walked in turn."""
+    try:
+        info = os.stat(folder)
+        if (info.st_dev, info.st_ino) in seen:  # a symlinked folder that points back up the tree
+            rejects.append(Reject(folder.relative_to(root).as_posix(), "symlink_loop",
+                                  f"folder {folder} was already walked (symbolic link loop)"))
+            return
+        seen.add((info.st_dev, info.st_ino))
+        entries = sorted(os.scandir(folder), key=lambda e: e.name)
+    except PermissionError as exc:
+        rejects.append(Reject(folder.relative_to(root).as_posix() or str(folder), "permission_denied",
+                              f"cannot list folder {folder}: {exc.strerror}"))
+        return
+    except OSError as exc:
+        rejects.append(Reject(folder.relative_to(root).as_posix() or str(folder), "unreadable",
+                              f"cannot list folder {folder}: {exc.strerror or exc}"))
+        return
+    for entry in entries:
+        path = Path(entry.path)
+        if entry.name.startswith("."):
+            continue
+        source = path.relative_to(root).as_posix()
+        checked = _check_entry(path, source)
+        if checked is None:
+            _walk(path, root, found, rejects, seen)
+        elif isinstance(checked, Reject):
+            if checked.reason != "unreadable" or path.suffix.lower() in SUFFIX_KIND:
+                rejects.append(checked)
+        elif path.suffix.lower() in SUFFIX_KIND:
+            found.setdefault(path.resolve(), checked)
+
+
 def discover_files(paths: list[Path]) -> tuple[list[InputFile], list[Reject]]:
-    """Expand files and folders into article files; name missing paths and unsupported files as rejects."""
+    """Expand files and folders into article files; every path found is a file to read or a reject.
+
+    Never raises: symlink loops, FIFOs, sockets, devices, folders and files the process may not read
+    become rejects (`symlink_loop`, `not_regular_file`, `permission_denied`, `unreadable`,
+    `not_found`); files of other types inside folders are skipped (a folder may hold anything).
+    """
     found: dict[Path, InputFile] = {}
     rejects: list[Reject] = []
     for given in paths:
-        if given.is_dir():
-            for path in sorted(given.rglob("*")):
-                # Broken symlinks are kept so that they end up as `unreadable` rejects, not silently skipped.
-                wanted = path.is_file() or (path.is_symlink() and not path.exists())
-                if wanted and path.suffix.lower() in SUFFIX_KIND and not path.name.startswith("."):
-                    found.setdefault(path.resolve(), InputFile(path, path.relative_to(given).as_posix()))
-        elif given.is_file() or given.is_symlink():
-            if given.suffix.lower() not in SUFFIX_KIND:
-                rejects.append(Reject(str(given), "unsupported_type", f"not one of {sorted(SUFFIX_KIND)}"))
-            else:
-                found.setdefault(given.resolve(), InputFile(given, given.name))
+        checked = _check_entry(given, str(given) if not given.is_absolute() else str(given))
+        if checked is None:
+            _walk(given, given, found, rejects, set())
+        elif isinstance(checked, Reject):
+            rejects.append(checked)
+        elif given.suffix.lower() not in SUFFIX_KIND:
+            rejects.append(Reject(str(given), "unsupported_type", f"not one of {sorted(SUFFIX_KIND)}"))
         else:
-            rejects.append(Reject(str(given), "not_found", "no such file or folder"))
+            found.setdefault(given.resolve(), InputFile(given, given.name))
     return list(found.values()), rejects
 
 
@@ -107,6 +172,9 @@ def read_files(files: list[InputFile], *, max_bytes: int, seen_at: dt.datetime) 
                 rejects.append(Reject(item.source, "too_large", f"{size} bytes > limit {max_bytes}"))
                 continue
             data = item.path.read_bytes()
+        except PermissionError as exc:
+            rejects.append(Reject(item.source, "permission_denied", f"cannot read {item.path}: {exc.strerror}"))
+            continue
         except OSError as exc:
             rejects.append(Reject(item.source, "unreadable", f"{type(exc).__name__}: {exc.strerror or exc}"))
             continue
