@@ -37,6 +37,7 @@ from prefect.logging import get_run_logger
 from flows.fetch_store import MAX_TRANSIENT_TRIES, RAW_SCHEMA, TRANSIENT_REASONS, FetchStore, state_row
 from flows.files import DOCUMENT_SCHEMA
 from flows.http import CrawlMemory, FetchResult, FetchSettings, HostPolicy, PoliteClient, run_coroutine
+from flows.netguard import AddressPolicy
 from flows.pipeline import process_documents
 from flows.reports import run_lifecycle
 from flows.settings import Settings, get_settings
@@ -314,10 +315,15 @@ def fetch_pages(targets: list[Target], fetch_settings: FetchSettings, policies: 
 # The flow
 
 
-def build_fetch_settings(settings: Settings, allow_private: bool) -> FetchSettings:
+def build_fetch_settings(settings: Settings, allow_private: bool, allow_hosts: list[str] | None = None,
+                         allow_networks: list[str] | None = None) -> FetchSettings:
     """The fetch part of the run's settings, with the run's allow-private switch applied."""
     base = FetchSettings(**settings.model_dump(include=set(FetchSettings.model_fields)))
-    return base.model_copy(update={"allow_private_hosts": allow_private or settings.allow_private_hosts})
+    return base.model_copy(update={
+        "allow_private_hosts": allow_private or settings.allow_private_hosts,
+        "allow_hosts": list(settings.allow_hosts) + list(allow_hosts or []),
+        "allow_networks": list(settings.allow_networks) + list(allow_networks or []),
+    })
 
 
 def _origins(feeds: list[str], sitemaps: list[str], urls_file: str | None,
@@ -347,6 +353,8 @@ def fetch_flow(
     allow_private: bool = False,
     max_pages: int | None = None,
     batch_size: int = DEFAULT_FETCH_BATCH,
+    allow_hosts: list[str] | None = None,
+    allow_networks: list[str] | None = None,
 ) -> dict[str, Any]:
     """Fetch new articles from feeds, sitemaps, URL lists and a sources file into the warehouse."""
     settings = get_settings()
@@ -357,11 +365,13 @@ def fetch_flow(
     origins, _ = _origins(list(feeds or []), list(sitemaps or []), urls_file, sources)
     if not origins:
         raise ValueError("nothing to fetch: give --feed, --sitemap, --urls or --sources")
-    fetch_settings = build_fetch_settings(settings, allow_private)
+    fetch_settings = build_fetch_settings(settings, allow_private, allow_hosts, allow_networks)
+    AddressPolicy.build(False, fetch_settings.allow_hosts, fetch_settings.allow_networks)  # a bad CIDR fails here
     store = Warehouse(warehouse or settings.warehouse)
     params = {"feeds": feeds or [], "sitemaps": sitemaps or [], "urls_file": urls_file,
               "sources_file": sources_file, "warehouse": str(store.root),
-              "allow_private": fetch_settings.allow_private_hosts, "max_pages": max_pages}
+              "allow_private": fetch_settings.allow_private_hosts, "allow_hosts": fetch_settings.allow_hosts,
+              "allow_networks": fetch_settings.allow_networks, "max_pages": max_pages}
     fstore = FetchStore(store)
     started = time.monotonic()
     counts = {"pages_fetched": 0, "pages_reused": 0, "pages_ok": 0, "pages_rejected": 0}
@@ -427,7 +437,9 @@ def fetch_command(
     urls: Annotated[Optional[Path], typer.Option("--urls", help="File of page URLs, one a line (# comments).")] = None,
     sources: Annotated[Optional[Path], typer.Option("--sources", help="Sources file (.toml/.yaml) naming outlets.")] = None,
     warehouse: Annotated[Optional[Path], typer.Option("--warehouse", "-w", help="Warehouse directory [env FPWATCH_WAREHOUSE, default ./data].")] = None,
-    allow_private: Annotated[bool, typer.Option("--allow-private", help="Allow loopback/private addresses (tests, intranet) [env FPWATCH_ALLOW_PRIVATE_HOSTS].")] = False,
+    allow_private: Annotated[bool, typer.Option("--allow-private", help="Also fetch from loopback and private ranges (127/8, 10/8, 172.16/12, 192.168/16, fc00::/7, 100.64/10) [env FPWATCH_ALLOW_PRIVATE_HOSTS].")] = False,
+    allow_host: Annotated[Optional[list[str]], typer.Option("--allow-host", help="Also fetch from this host name, whatever it resolves to (repeatable) [env FPWATCH_ALLOW_HOSTS, JSON list].")] = None,
+    allow_network: Annotated[Optional[list[str]], typer.Option("--allow-network", help="Also fetch from this CIDR range, e.g. 10.20.0.0/16 (repeatable) [env FPWATCH_ALLOW_NETWORKS]. Link-local, metadata and multicast addresses stay refused.")] = None,
 ) -> None:
     """Fetch new articles from feeds, sitemaps and URL lists into the warehouse.
 
@@ -441,6 +453,7 @@ def fetch_command(
             feeds=list(feed or []), sitemaps=list(sitemap or []),
             urls_file=str(urls) if urls else None, sources_file=str(sources) if sources else None,
             warehouse=str(warehouse) if warehouse else None, allow_private=allow_private,
+            allow_hosts=list(allow_host or []), allow_networks=list(allow_network or []),
         )
     except (SourcesError, ValueError, FileNotFoundError) as exc:
         console.print(f"[red]error:[/red] {str(exc).strip()}")

@@ -4,8 +4,10 @@ Safe:
 - only ``http``/``https``; redirects followed by hand (limit, loop detection, no downgrade from
   https to http, no other scheme);
 - server-side request forgery guard: every hop's host is resolved and refused when any address
-  is loopback/private/link-local/reserved/multicast (not globally routable), unless
-  ``allow_private_hosts``; the same check runs again inside the connection layer
+  is not globally routable, unless allowed by ``allow_private_hosts`` (loopback and private
+  ranges), ``allow_hosts`` (names) or ``allow_networks`` (CIDR); link-local, cloud metadata,
+  multicast and unspecified addresses are refused whatever is allowed (flows/netguard.py,
+  AddressPolicy); the same check runs again inside the connection layer
   (``GuardedTransport``) on the address actually connected to, so a DNS answer that changes
   between check and connect (rebinding) cannot slip through;
 - a size cap on every response, enforced while streaming, on the *decoded* bytes (we inflate
@@ -69,7 +71,11 @@ class FetchSettings(BaseModel):
     user_agent: str = DEFAULT_USER_AGENT
     # Token matched against robots.txt User-agent lines.
     robots_user_agent: str = "fpwatch"
-    allow_private_hosts: bool = False
+    # What the address guard (flows/netguard.py) lets through besides public addresses. Link-local,
+    # cloud metadata, multicast and unspecified addresses stay refused whatever is set here.
+    allow_private_hosts: bool = False  # loopback and private ranges (tests, an intranet)
+    allow_hosts: list[str] = Field(default_factory=list)  # these host names, whatever they resolve to
+    allow_networks: list[str] = Field(default_factory=list)  # these CIDR ranges
     respect_robots: bool = True
     # 5 MiB: the largest of the 330 evaluation pages is ~1.2 MB; news pages rarely pass 2 MB.
     max_bytes: int = Field(default=5 * 1024 * 1024, ge=1024)
@@ -249,7 +255,10 @@ class PoliteClient:
         self.settings = settings or FetchSettings()
         self.memory = memory if memory is not None else CrawlMemory()
         self._policies = dict(host_policies or {})
-        self._transport = transport or GuardedTransport(allow_private=self.settings.allow_private_hosts)
+        self._addresses = netguard.AddressPolicy.build(
+            self.settings.allow_private_hosts, self.settings.allow_hosts, self.settings.allow_networks
+        )
+        self._transport = transport or GuardedTransport(policy=self._addresses)
         self._client: httpx.AsyncClient | None = None
         self._gates: dict[str, _HostGate] = {}
         self._robots = self.memory.robots
@@ -388,14 +397,16 @@ class PoliteClient:
             port = parts.port or (443 if parts.scheme == "https" else 80)
         except ValueError:
             raise _Failure("invalid_url", "bad port") from None
-        if not self.settings.allow_private_hosts:
-            try:
-                addresses = await netguard.resolve_host(parts.hostname, port)
-            except OSError as exc:
-                raise _Failure("dns_error", str(exc)) from None
-            bad = [a for a in addresses if not netguard.is_public_address(a)]
-            if bad:
-                raise _Failure("blocked_private_address", f"{parts.hostname} -> {bad[0]}")
+        if parts.hostname.lower().rstrip(".") in netguard.METADATA_HOSTS:
+            raise _Failure("blocked_private_address", f"{parts.hostname} is a cloud metadata service")
+        try:
+            addresses = await netguard.resolve_host(parts.hostname, port)
+        except OSError as exc:
+            raise _Failure("dns_error", str(exc)) from None
+        for address in addresses:
+            reason = self._addresses.refusal(parts.hostname, address)
+            if reason:
+                raise _Failure("blocked_private_address", reason)
         if check_robots and self._respects_robots(url):
             robots = await self._robots_for(url)
             if robots is not None and not robots.can_fetch(self.settings.robots_user_agent, url):

@@ -10,7 +10,9 @@ import gzip
 import json
 import time
 from pathlib import Path
+from urllib.parse import urlsplit
 
+import httpcore
 import httpx
 import polars as pl
 import pytest
@@ -413,3 +415,44 @@ def test_killed_run_resumes_without_loss_or_doubles(prefect_harness, news_site, 
         if hits_after_kill[path]:
             assert news_site.hits[path] == hits_after_kill[path], path
     assert summary["pages_reused"] >= 1
+
+
+@pytest.fixture
+def connect_attempts(monkeypatch):
+    """Every TCP connection the guarded client tries, recorded before the real connect."""
+    attempts: list[tuple[str, int]] = []
+    real = httpcore.AnyIOBackend.connect_tcp
+
+    async def record(self, host, port, *args, **kwargs):
+        attempts.append((host, port))
+        return await real(self, host, port, *args, **kwargs)
+
+    monkeypatch.setattr(httpcore.AnyIOBackend, "connect_tcp", record)
+    return attempts
+
+
+@pytest.mark.parametrize("target", [
+    "http://169.254.169.254/latest/meta-data/", "http://[fe80::1]/", "http://224.0.0.1/", "http://0.0.0.0/",
+    "http://metadata.google.internal/computeMetadata/v1/", "http://[fd00:ec2::254]/",
+])
+def test_allowing_private_hosts_never_opens_metadata_link_local_or_multicast(local_server, connect_attempts, target):
+    local_server.route("/feed-link", status=302, headers={"Location": target})
+    got = fetch(local_server.url("/feed-link"), allow_private_hosts=True, allow_networks=["0.0.0.0/0", "::/0"],
+                allow_hosts=["metadata.google.internal"], max_retries=0)
+    assert got.reason == "blocked_private_address", got
+    host = urlsplit(target).hostname
+    assert all(h != host for h, _ in connect_attempts), connect_attempts  # refused before any connect()
+    assert [p for h, p in connect_attempts] == [local_server.port] * len(connect_attempts)
+
+
+def test_allow_host_and_allow_network_open_exactly_what_they_name(local_server, connect_attempts):
+    local_server.route("/a", b"<html><body><p>x</p></body></html>")
+    url = local_server.url("/a")
+    assert fetch(url, allow_private_hosts=False).reason == "blocked_private_address"
+    assert fetch(url, allow_private_hosts=False, allow_networks=["127.0.0.0/30"]).ok
+    assert fetch(url, allow_private_hosts=False, allow_networks=["10.0.0.0/8"]).reason == "blocked_private_address"
+    named = f"http://localhost:{local_server.port}/a"
+    assert fetch(named, allow_private_hosts=False, allow_hosts=["localhost"]).ok
+    assert fetch(named, allow_private_hosts=False, allow_hosts=["example.org"]).reason == "blocked_private_address"
+    with pytest.raises(ValueError, match="CIDR"):
+        netguard.AddressPolicy.build(False, [], ["10.0.0.0/33"])
