@@ -94,7 +94,7 @@ def test_paragraphs_separated_by_one_blank_line(seeds):
 def test_bad_rows_become_reject_reasons():
     docs = pl.DataFrame(
         {"source": ["a.txt", "b.html", "c.txt", "d.html"], "kind": ["text", "html", "text", "html"],
-         "content": ["", "<html><body><p>Share this</p></body></html>", "Too short to be news.",
+         "content": ["", "<html><body><p>Share this</p></body></html>", "Talks ended early.",
                      "\x00\x01\x02\x03"],
          "url": [None, None, None, None]},
         schema={"source": pl.String, "kind": pl.String, "content": pl.String, "url": pl.String},
@@ -103,6 +103,13 @@ def test_bad_rows_become_reject_reasons():
     assert out["source"].to_list() == ["a.txt", "b.html", "c.txt", "d.html"]
     assert out["reject_reason"].to_list() == ["no_content", "no_content", "too_short", "no_content"]
     assert out["reject_detail"].null_count() == 0
+    brief = prepare_articles(pl.DataFrame(
+        {"source": ["brief.txt"], "kind": ["text"], "url": [None],
+         "content": ["Japan and Australia signed a defence pact in Tokyo on Thursday, officials said."]},
+        schema={"source": pl.String, "kind": pl.String, "content": pl.String, "url": pl.String},
+    ))
+    assert brief["reject_reason"].to_list() == [None]  # a real wire brief is kept, and flagged by its length
+    assert brief["word_count"].to_list() == [13]
     assert prepare_articles(docs.head(0)).columns[:10] == [
         "source", "title", "body", "published_date", "publisher", "wire", "language", "word_count",
         "reject_reason", "reject_detail"]
