@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import sys
@@ -79,6 +80,19 @@ class _Guard:
     def __enter__(self) -> "_Guard":
         import logging
 
+        from pydantic import ValidationError
+
+        from flows.settings import get_settings
+
+        try:  # bad settings fail here, in one line, before Prefect starts
+            get_settings()
+        except ValidationError as exc:
+            problems = "; ".join(
+                f"FPWATCH_{'_'.join(str(p) for p in e['loc']).upper()}={e.get('input')!r}: {e['msg']}"
+                for e in exc.errors()
+            )
+            _fail(f"bad setting: {problems}", 2)
+
         # Prefect logs a flow's exception with its traceback on the console; keep it for the log file.
         import prefect.logging  # noqa: F401  (sets up Prefect's handlers)
 
@@ -123,7 +137,7 @@ _DEBUG = bool(os.environ.get("FPWATCH_DEBUG"))
 
 
 def _fail(message: str, code: int = 1) -> None:
-    console.print(f"[red]error:[/red] {message}")
+    console.print(f"[red]error:[/red] {message}", soft_wrap=True)
     raise typer.Exit(code)
 
 
@@ -400,9 +414,100 @@ def main() -> None:
     if "--debug" in sys.argv:
         sys.argv.remove("--debug")
         _DEBUG = True
+    if sys.argv[1:2] and sys.argv[1] in SUPERVISED_COMMANDS and "--help" not in sys.argv:
+        _supervise()
     if sys.argv[1:2] != ["sql"]:
         _register_fetch()
     app()
+
+
+#: Commands that start helper processes (Prefect's temporary API server, Dask workers).
+SUPERVISED_COMMANDS = frozenset({"run", "fetch", "backfill", "reprocess", "compact", "migrate"})
+#: Seconds the work process gets to stop on its own (Prefect stops its server) before it is killed.
+STOP_GRACE_S = 20
+
+
+def _supervise() -> None:
+    """Run the command in a child process group, so that nothing it starts outlives the command.
+
+    The parent only waits and relays Ctrl-C/SIGTERM; when the child ends (or is killed), whatever is
+    left of its group (a temporary Prefect server, Dask workers) is killed. When the parent itself
+    is killed (even with SIGKILL), the kernel sends the child SIGTERM (PR_SET_PDEATHSIG), which
+    stops the run like Ctrl-C: committed chunks stay, Prefect shuts its server down, and the child
+    kills what remains of its group on the way out.
+    """
+    import signal
+
+    if os.environ.get("FPWATCH_SUPERVISED") or not hasattr(os, "fork"):
+        return
+    os.environ["FPWATCH_SUPERVISED"] = "1"
+    child = os.fork()
+    if child == 0:
+        os.setpgid(0, 0)
+        _die_with_parent(signal.SIGTERM)
+        signal.signal(signal.SIGTERM, _interrupt)
+        import atexit
+
+        atexit.register(_kill_own_group)
+        return
+    def relay(signum, _frame) -> None:
+        try:
+            os.kill(child, signal.SIGINT if signum == signal.SIGINT else signal.SIGTERM)
+        except ProcessLookupError:
+            pass
+
+    signal.signal(signal.SIGINT, relay)
+    signal.signal(signal.SIGTERM, relay)
+    while True:
+        try:
+            _, status = os.waitpid(child, 0)
+            break
+        except ChildProcessError:
+            status = 1 << 8
+            break
+        except InterruptedError:
+            continue
+    try:
+        os.killpg(child, signal.SIGKILL)  # leftovers of the command's group
+    except (ProcessLookupError, PermissionError):
+        pass
+    code = os.waitstatus_to_exitcode(status)
+    os._exit(code if code >= 0 else 128 - code)
+
+
+def _interrupt(signum, _frame) -> None:
+    raise KeyboardInterrupt(f"signal {signum}")
+
+
+def _die_with_parent(signum: int) -> None:
+    """Ask the kernel to send `signum` to this process when its parent dies (Linux only)."""
+    try:
+        import ctypes
+
+        libc = ctypes.CDLL(None, use_errno=True)
+        pr_set_pdeathsig = 1
+        libc.prctl(pr_set_pdeathsig, signum, 0, 0, 0)
+    except (OSError, AttributeError):  # not Linux: the parent's killpg still cleans up on normal exits
+        pass
+    if os.getppid() == 1:  # the parent died before prctl took effect
+        os.kill(os.getpid(), signum)
+
+
+def _kill_own_group() -> None:
+    """Last thing a supervised command does: kill what it started and left behind (not itself first)."""
+    import signal
+
+    me = os.getpid()
+    try:
+        import psutil
+
+        for proc in psutil.Process(me).children(recursive=True):
+            with contextlib.suppress(psutil.Error):
+                proc.kill()
+    except ImportError:
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            signal.signal(signal.SIGTERM, signal.SIG_IGN)
+            os.killpg(0, signal.SIGTERM)
 
 
 if __name__ == "__main__":
