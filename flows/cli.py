@@ -64,8 +64,8 @@ def _log_path(warehouse: Path | None) -> Path:
 
     try:
         root = _location(warehouse).root
-    except Exception:  # bad settings: the log still needs a home
-        root = Path.cwd()
+    except Exception:  # bad settings: the log still goes under the warehouse the environment names
+        root = Path(os.environ.get("FPWATCH_WAREHOUSE") or "data").expanduser().resolve()
     return root / "logs" / f"fpwatch-{dt.datetime.now():%Y%m%d-%H%M%S}-{os.getpid()}.log"
 
 
@@ -400,9 +400,16 @@ def reprocess(
 
 def _register_fetch() -> None:
     # flows/fetch.py owns its options (typer signature); registering it imports Prefect, ~1 s.
+    import functools
+
     from flows.fetch import fetch_command
 
-    app.command("fetch")(fetch_command)
+    @functools.wraps(fetch_command)
+    def guarded(*args, **kwargs):
+        with _Guard("fetch", kwargs.get("warehouse")):
+            return fetch_command(*args, **kwargs)
+
+    app.command("fetch")(guarded)
 
 
 def main() -> None:

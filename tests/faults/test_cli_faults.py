@@ -103,6 +103,18 @@ def test_a_corrupt_data_file_fails_the_run_with_one_line_naming_it(tmp_path):
     assert "details:" in line
 
 
+def test_failed_data_checks_exit_3_with_one_line_naming_the_check(tmp_path):
+    folder = _inputs(tmp_path / "a", 2)
+    for i in range(22):
+        (folder / f"empty{i}.txt").write_text("")
+    out = _run("run", str(folder), "-w", str(tmp_path / "wh"), env={"FPWATCH_MAX_REJECT_RATE": "0.5"})
+    assert out.returncode == 3
+    assert "reject_rate" in _one_error_line(out)
+    con = connect_readonly(tmp_path / "wh")
+    assert con.sql("select count(*) from articles").fetchone()[0] == 2  # what passed is committed
+    assert con.sql("select status from runs").fetchall() == [("failed",)]
+
+
 def test_an_unreachable_prefect_api_is_one_line(tmp_path):
     out = _run("run", str(SEEDS), "-w", str(tmp_path / "wh"), env={"PREFECT_API_URL": "http://127.0.0.1:9/api"},
                timeout=300)
