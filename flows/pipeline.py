@@ -375,6 +375,8 @@ def commit_chunk(
         if articles.height else []
     )
 
+    n_duplicates = int(articles["duplicate_of"].is_not_null().sum()) if articles.height else 0
+
     def work(cur: duckdb.DuckDBPyConnection) -> None:
         for table in ARTICLE_TABLES if frames else ():
             replace_rows(cur, table, frames[table], key="article_id", keys=ids, days=days)
@@ -394,7 +396,9 @@ def commit_chunk(
             replace_rows(cur, "entities", entities, key="entity_id", keys=entities["entity_id"].to_list())
         _write_stories(cur, touched_stories, run)
         write_rejects(cur, run, rejects, articles["source"].to_list() if articles.height else [])
-        run_row = run.row("running")
+        run_row = run.row("running")  # with this chunk's counts: the row and the rows commit together
+        run_row["articles_written"] += len(ids)
+        run_row["duplicates"] += n_duplicates
         replace_rows(cur, "runs", pl.DataFrame([run_row], schema_overrides={"partitions": pl.List(pl.Date)}),
                      key="run_id", keys=[run.run_id])
 
@@ -404,7 +408,7 @@ def commit_chunk(
     warehouse.commit(work, what=f"run {run.run_id} chunk {run.chunks}: {len(ids)} articles", tag=tag)
     out.snapshot_id = warehouse.tagged_snapshot(tag)
     out.written = len(ids)
-    out.duplicates = int(articles["duplicate_of"].is_not_null().sum()) if articles.height else 0
+    out.duplicates = n_duplicates
     out.removed = len(gone)
     out.partitions = days
     return out

@@ -1,9 +1,11 @@
-"""Backfill and reprocess: parameter validation, day partitions as units of work, ordering and locks."""
+"""Backfill and reprocess: parameter validation, days in date order as chunks of whole days, one
+transaction per chunk, re-runs, rejects, and a backfill that overlaps another run's commits."""
 
 from __future__ import annotations
 
-import dataclasses
 import datetime as dt
+import json
+import os
 import shutil
 import subprocess
 import sys
@@ -11,6 +13,7 @@ import textwrap
 import threading
 import time
 import uuid
+from collections import Counter
 from pathlib import Path
 
 import polars as pl
@@ -20,38 +23,137 @@ from http_server import local_server  # noqa: F401  (fixture: a real HTTP server
 from flows.backfill import (
     BackfillError,
     SourceSelector,
-    Turnstile,
+    day_documents,
     day_range,
     plan_days,
-    rebuild_day,
+    process_days,
+    read_raw_inputs,
 )
-from flows.locks import partition_locked, partition_locks
-from flows.settings import Settings
+from flows.settings import Settings, get_settings
 from flows.warehouse import Warehouse
 from transforms import PIPELINE_VERSION
 
 SEEDS = Path(__file__).resolve().parents[2] / "seeds"
 DAY = dt.date(2021, 12, 12)  # the dated seeds 000 and 004
 DECEMBER = ("2021-12-01", "2021-12-31")
+LINEAGE = ["run_id", "ingested_at", "pipeline_version"]
+ARTICLE_TABLES = ("articles", "mentions", "article_topics", "article_signatures")
+DERIVED = (*ARTICLE_TABLES, "stories")  # rebuilt from raw_inputs by a backfill
+
+#: Five days of inputs (seed texts re-dated), fed to the warehouse one day per incremental run. One
+#: story runs through all of them; the copy of seed 000 on 12-14 duplicates the 12-11 article (and
+#: seed 001, on 12-13, is a near copy of it).
+CORPUS = {
+    dt.date(2021, 12, 10): ["002"],
+    dt.date(2021, 12, 11): ["000"],
+    dt.date(2021, 12, 12): ["004", "003"],
+    dt.date(2021, 12, 13): ["001"],
+    dt.date(2021, 12, 14): ["000"],
+}
+CORPUS_DAYS = sorted(CORPUS)
+
+
+def _seed_text(number: str) -> str:
+    """A seed's text without its ` date YYYY-MM-DD ` header."""
+    text = next(SEEDS.glob(f"{number}_*.txt")).read_text()
+    return text.split(" ", 3)[3] if text.startswith(" date ") else text
+
+
+def _dated(number: str, day: dt.date) -> str:
+    return f" date {day.isoformat()} " + _seed_text(number)
 
 
 @pytest.fixture
 def wh(seed_run, tmp_path):
-    """A private copy of the seed warehouse (the views are rebuilt for the new location on first use)."""
+    """A private copy of the seed warehouse."""
     root = tmp_path / "wh"
-    shutil.copytree(seed_run[1], root, ignore=shutil.ignore_patterns(".locks"))
+    shutil.copytree(seed_run[1], root)
     return root
 
 
-def _snapshot(root) -> dict[str, float]:
-    return {str(p.relative_to(root)): p.stat().st_mtime_ns for p in root.rglob("*") if p.is_file()}
+@pytest.fixture(scope="module")
+def incremental(prefect_harness, tmp_path_factory):
+    """The CORPUS ingested as it would arrive: one `ingest` run per day, in date order, into one inbox.
+
+    Returns (warehouse path, {day: [article ids]}).
+    """
+    from flows.ingest import ingest_flow
+
+    base = tmp_path_factory.mktemp("incremental")
+    inbox, root = base / "inbox", base / "wh"
+    inbox.mkdir()
+    for day in CORPUS_DAYS:
+        for number in CORPUS[day]:
+            (inbox / f"{day.isoformat()}_{number}.txt").write_text(_dated(number, day))
+        summary = ingest_flow(paths=[str(inbox)], warehouse=str(root))
+        assert summary["status"] == "completed" and summary["articles_written"] == len(CORPUS[day]), summary
+    ids = Warehouse(root).query("select partition_date, article_id from articles order by all")
+    by_day = {d: ids.filter(pl.col("partition_date") == d)["article_id"].to_list() for d in CORPUS_DAYS}
+    assert [len(by_day[d]) for d in CORPUS_DAYS] == [len(CORPUS[d]) for d in CORPUS_DAYS]
+    return root, by_day
+
+
+@pytest.fixture
+def days_wh(incremental, tmp_path):
+    """A private copy of the incremental warehouse."""
+    root = tmp_path / "days"
+    shutil.copytree(incremental[0], root)
+    return root
+
+
+@pytest.fixture
+def chunk_size(monkeypatch, request):
+    """Set FPWATCH_CHUNK_SIZE for the flows of one test (settings are cached per process)."""
+
+    def set_size(size: int) -> None:
+        monkeypatch.setenv("FPWATCH_CHUNK_SIZE", str(size))
+        get_settings.cache_clear()
+
+    request.addfinalizer(get_settings.cache_clear)  # after monkeypatch restores the environment
+    return set_size
+
+
+def _lake_state(root: Path) -> tuple:
+    """What a write would change: the newest snapshot, the runs rows, and the data files."""
+    store = Warehouse(root)
+    files = sorted((str(p.relative_to(root)), p.stat().st_mtime_ns) for p in (root / "lake").rglob("*") if p.is_file())
+    return store.snapshot_id(), store.read("runs").height, files
+
+
+def _links(root: Path) -> pl.DataFrame:
+    """Where every article went: partition, duplicate and story."""
+    return Warehouse(root).query(
+        "select article_id, partition_date, duplicate_of, story_id from articles order by article_id"
+    )
+
+
+def _stories(root: Path) -> pl.DataFrame:
+    return Warehouse(root).query(
+        "select story_id, title, first_published, last_published, article_count, publisher_count "
+        "from stories order by story_id"
+    )
+
+
+def _rows(store: Warehouse, table: str) -> pl.DataFrame:
+    """A table without lineage columns, in a stable order."""
+    frame = store.read(table).drop(LINEAGE, strict=False)
+    key = [c for c in ("story_id", "entity_id", "article_id", "start_char", "topic") if c in frame.columns]
+    return frame.sort(key)
+
+
+def _chunk_tags(store: Warehouse, run_id: str) -> list[tuple[int, int]]:
+    """(snapshot id, chunk number) of the commits a run tagged, in commit order."""
+    snaps = store.query(
+        "select snapshot_id, commit_extra_info from ducklake_snapshots('lake') "
+        "where commit_extra_info is not null order by snapshot_id"
+    )
+    tags = [(s, json.loads(e)) for s, e in snaps.iter_rows()]
+    return [(s, t["chunk"]) for s, t in tags if t.get("run_id") == run_id]
 
 
 def _task_runs(flow_run_id: str, *, expect: int = 0, wait_s: float = 30.0) -> list:
     """Task runs of a flow run. Prefect records task runs from events sent in the background, so
     right after a flow returns some may not be stored yet: poll until `expect` are (or time is up)."""
-    import time
-
     from prefect import get_client
     from prefect.client.schemas.filters import FlowRunFilter, FlowRunFilterId
 
@@ -64,6 +166,11 @@ def _task_runs(flow_run_id: str, *, expect: int = 0, wait_s: float = 30.0) -> li
             if len(runs) >= expect or time.monotonic() > deadline:
                 return runs
             time.sleep(0.5)
+
+
+def _task_names(flow_run_id: str, expect: int) -> Counter:
+    """Task runs per task name (the part of the run name before its random suffix)."""
+    return Counter(t.name.rsplit("-", 1)[0] for t in _task_runs(flow_run_id, expect=expect))
 
 
 # ------------------------------------------------------------------------------ parameters
@@ -104,37 +211,37 @@ def test_bad_parameters_fail_the_flow_and_write_nothing(prefect_harness, wh, tmp
         backfill_flow(start="2024-02-01", end="2024-01-01", warehouse=str(fresh))
     assert not fresh.exists()
     Warehouse(wh).ensure_catalog()
-    before = _snapshot(wh)
+    before = _lake_state(wh)
     with pytest.raises(BackfillError, match="unknown source 'Le Monde'.*known: IRIA, Nikkei Asia"):
         backfill_flow(start=DECEMBER[0], end=DECEMBER[1], sources=["Le Monde"], warehouse=str(wh))
-    assert _snapshot(wh) == before
+    assert _lake_state(wh) == before  # no snapshot, no `runs` row, no data file
 
 
 # ------------------------------------------------------------------------------ runs
-def test_backfill_of_31_days_rebuilds_each_partition_in_a_few_dozen_task_runs(prefect_harness, wh):
+def test_backfill_of_31_days_is_one_chunk_and_a_rerun_gives_the_same_rows(prefect_harness, wh):
     from flows.backfill import backfill_flow
 
     store = Warehouse(wh)
-    lineage = ["run_id", "ingested_at", "pipeline_version"]
-    before = {t: store.read(t).drop(lineage, strict=False) for t in ("articles", "mentions", "article_topics")}
-    summary = backfill_flow(start=DECEMBER[0], end=DECEMBER[1], warehouse=str(wh))
-    assert summary["status"] == "completed" and summary["days"] == 31
-    assert summary["partitions"] == [DAY]
-    assert summary["articles_in"] == summary["articles_written"] == 2
-    day_rows = pl.read_parquet(store.partition_path("articles", DAY))
-    assert set(day_rows["run_id"]) == {summary["run_id"]}
-    for table, old in before.items():  # same inputs, same pipeline: the same rows come back
-        new = store.read(table).drop(lineage, strict=False)
-        key = [c for c in ("article_id", "start_char", "topic") if c in new.columns]
-        assert new.sort(key).equals(old.sort(key)), table
-    assert not list((wh / "lake").rglob(".*tmp*"))
-    names = [t.name for t in _task_runs(summary["run_id"], expect=32)]
-    assert len(names) <= 36, "a day is one unit of work, not one article or one step"
-    assert sum(n.startswith("reprocess-") for n in names) == 31
-    assert "reprocess-2021-12-12" in names
-    runs = store.read("runs").filter(pl.col("run_id") == summary["run_id"])
-    assert runs["flow"].to_list() == ["backfill"] and runs["status"].to_list() == ["completed"]
-    assert "Partitions replaced:** 2021-12-12" in summary["report"]
+    tables = (*ARTICLE_TABLES, "raw_inputs", "stories", "entities")
+    before = {t: _rows(store, t) for t in tables}
+    for attempt in (1, 2):  # the first backfill rebuilds the seed rows; the second, its own
+        summary = backfill_flow(start=DECEMBER[0], end=DECEMBER[1], warehouse=str(wh))
+        assert summary["status"] == "completed" and summary["days"] == 31
+        assert summary["partitions"] == [DAY]
+        assert summary["articles_in"] == summary["articles_written"] == 2
+        assert summary["skipped"] == 0, "a backfill re-transforms unchanged inputs"
+        day_rows = store.query("select run_id from articles where partition_date = $d", {"d": DAY})
+        assert day_rows["run_id"].to_list() == [summary["run_id"]] * 2, attempt
+        for table, old in before.items():  # same inputs, same pipeline: the same rows come back
+            assert _rows(store, table).equals(old), (attempt, table)
+        runs = store.read("runs").filter(pl.col("run_id") == summary["run_id"])
+        assert runs["flow"].to_list() == ["backfill"] and runs["status"].to_list() == ["completed"]
+        assert "Partitions replaced:** 2021-12-12" in summary["report"]
+        # 31 days, 2 inputs: one chunk, so one transaction, not one task or commit per day
+        tags = _chunk_tags(store, summary["run_id"])
+        assert [c for _, c in tags] == [1] and [s for s, _ in tags] == summary["snapshots"]
+        names = _task_names(summary["run_id"], expect=4)
+        assert names == {"transform-batch": 1, "link-articles": 1, "commit-chunk": 1, "data-checks": 1}, names
 
 
 def test_backfill_by_publisher_touches_only_that_publisher(prefect_harness, wh):
@@ -152,8 +259,12 @@ def test_backfill_by_publisher_touches_only_that_publisher(prefect_harness, wh):
 
 
 def _age_partition(store: Warehouse, table: str, day: dt.date, version: str = "0.0.0-old") -> None:
-    path = store.partition_path(table, day)
-    pl.read_parquet(path).with_columns(pipeline_version=pl.lit(version)).write_parquet(path)
+    store.commit(
+        lambda cur: cur.execute(
+            f'update "{table}" set pipeline_version = $v where partition_date = $d', {"v": version, "d": day}
+        ),
+        what=f"test: {table} {day} written by pipeline {version}",
+    )
 
 
 def test_reprocess_rebuilds_only_partitions_of_an_older_pipeline(prefect_harness, wh):
@@ -164,140 +275,256 @@ def test_reprocess_rebuilds_only_partitions_of_an_older_pipeline(prefect_harness
     summary = reprocess_flow(warehouse=str(wh))
     assert summary["status"] == "completed"
     assert summary["days"] == 1 and summary["partitions"] == [DAY]
+    assert summary["articles_written"] == 2
     versions = store.read("articles").group_by("partition_date").agg(pl.col("pipeline_version").unique())
     assert all(v == [PIPELINE_VERSION] for v in versions["pipeline_version"].to_list())
     again = reprocess_flow(warehouse=str(wh))
     assert again["days"] == 0 and "nothing to reprocess" in again["message"]
+    assert again["articles_written"] == 0 and again["snapshots"] == []
 
 
 def test_reprocess_drops_articles_the_pipeline_now_rejects(prefect_harness, wh):
-    from flows.reprocess import reprocess_flow
+    from flows.reprocess import outdated_days, reprocess_flow
 
     store = Warehouse(wh)
-    raw_path = store.partition_path("raw_inputs", DAY)
-    raw = pl.read_parquet(raw_path)
-    victim = raw["article_id"][0]
-    raw.with_columns(
-        content=pl.when(pl.col("article_id") == victim).then(pl.lit("<html><body><nav>Home</nav></body></html>"))
-        .otherwise(pl.col("content")),
-        kind=pl.when(pl.col("article_id") == victim).then(pl.lit("html")).otherwise(pl.col("kind")),
-    ).write_parquet(raw_path)
+    victim, source = store.query(
+        "select article_id, source from raw_inputs where partition_date = $d order by article_id limit 1", {"d": DAY}
+    ).row(0)
+    story = store.query("select story_id from articles where article_id = $a", {"a": victim})["story_id"][0]
+    members = store.query("select count(*) as n from articles where story_id = $s", {"s": story})["n"][0]
+    store.commit(  # as if the page had been stored as it is now: a navigation shell, no article
+        lambda cur: cur.execute(
+            "update raw_inputs set content = $c, kind = 'html' where article_id = $a",
+            {"c": "<html><body><nav>Home</nav></body></html>", "a": victim},
+        ),
+        what="test: the victim's raw input is now a page without an article",
+    )
     summary = reprocess_flow(start=DAY, end=DAY, only_outdated=False, warehouse=str(wh))
     assert summary["status"] == "completed"
-    for table in ("articles", "mentions", "article_topics", "article_signatures"):
+    for table in ARTICLE_TABLES:
         assert victim not in store.read(table)["article_id"].to_list(), table
-    assert victim in store.read("raw_inputs")["article_id"].to_list()  # kept for a better pipeline
+    raw = store.read("raw_inputs").filter(pl.col("article_id") == victim)
+    assert raw.height == 1 and "<nav>Home</nav>" in raw["content"][0]  # kept for a better pipeline
+    assert raw["pipeline_version"].to_list() == [PIPELINE_VERSION]
     assert summary["rejects"] == 1 and "1 articles removed" in summary["message"]
-    from flows.reprocess import outdated_days
-
+    assert store.read("rejects").filter(pl.col("source") == source)["run_id"].to_list() == [summary["run_id"]]
+    count = store.query("select article_count from stories where story_id = $s", {"s": story})["article_count"]
+    assert count.to_list() == [members - 1]  # the story it belonged to no longer counts it
     assert outdated_days(store, [DAY]) == []  # the rejected input does not make the day look stale
 
 
-# ------------------------------------------------------------------------------ ordering and locks
-def test_turnstile_lets_days_write_in_date_order_whatever_order_they_arrive():
-    days = day_range(dt.date(2024, 1, 1), dt.date(2024, 1, 4))
-    gate = Turnstile(days)
-    written: list[dt.date] = []
-
-    def work(day: dt.date, delay: float) -> None:
-        time.sleep(delay)
-        with gate.turn(day):
-            written.append(day)
-
-    delays = {days[0]: 0.3, days[1]: 0.0, days[2]: 0.2, days[3]: 0.05}
-    threads = [threading.Thread(target=work, args=(d, s)) for d, s in delays.items()]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(5)
-    assert written == days
-
-
-def test_a_failed_day_does_not_block_the_later_ones():
-    days = day_range(dt.date(2024, 1, 1), dt.date(2024, 1, 2))
-    gate = Turnstile(days)
-    gate.done(days[0])  # what rebuild_day does when reading or transforming fails
-    done = threading.Event()
-
-    def later() -> None:
-        with gate.turn(days[1]):
-            done.set()
-
-    threading.Thread(target=later).start()
-    assert done.wait(2)
-
-
-def test_a_day_being_written_elsewhere_makes_the_rebuild_wait(prefect_harness, wh):
-    from flows.runs import start_run
-
-    store = Warehouse(wh)
-    store.ensure_catalog()
-    run = start_run("backfill", {}, store)
-    target = store.partition_path("articles", DAY)
-    mtime = target.stat().st_mtime_ns
-    errors: list[BaseException] = []
-
-    def rebuild() -> None:
-        try:
-            rebuild_day(DAY, "reprocess", SourceSelector(), Settings(), run, Turnstile([DAY]))
-        except BaseException as exc:  # surfaced below
-            errors.append(exc)
-
-    with partition_locks(store, [DAY]):
-        worker = threading.Thread(target=rebuild)
-        worker.start()
-        worker.join(4)  # reading and transforming two articles takes well under this
-        assert worker.is_alive(), "the rebuild must wait for the partition lock"
-        assert target.stat().st_mtime_ns == mtime
-    worker.join(60)
-    assert not errors and not worker.is_alive()
-    assert target.stat().st_mtime_ns != mtime
-    assert set(pl.read_parquet(target)["run_id"]) == {run.run_id}
-
-
-def test_partition_locks_hold_across_processes(tmp_path):
-    store = Warehouse(tmp_path / "wh")
-    code = textwrap.dedent(f"""
-        import datetime as dt
-        from flows.locks import partition_locks
-        from flows.warehouse import Warehouse
-        try:
-            with partition_locks(Warehouse({str(store.root)!r}), [dt.date(2021, 12, 12)], timeout_s=0.5):
-                print("acquired")
-        except TimeoutError as exc:
-            print("timeout:", exc)
-    """)
-    with partition_locks(store, [DAY, DAY + dt.timedelta(days=1)]):
-        assert partition_locked(store, DAY)
-        out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
-        assert "timeout: partition 2021-12-12 is being written by another run" in out.stdout, out.stderr
-    assert not partition_locked(store, DAY)
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
-    assert out.stdout.strip() == "acquired", out.stderr
-
-
-def test_day_results_add_up_in_the_run(prefect_harness, wh):
+# ------------------------------------------------------------------------------ date order and chunks
+def test_days_come_in_date_order_as_chunks_of_whole_days(prefect_harness, days_wh, incremental):
     from prefect import flow
 
-    from flows.backfill import process_days
+    from flows.runs import RunContext
+
+    store = Warehouse(days_wh)
+    raw = store.query("select source, partition_date from raw_inputs")
+    day_of = dict(raw.iter_rows())
+
+    @flow
+    def read_days() -> list[pl.DataFrame]:
+        run = RunContext("t", "backfill", {}, dt.datetime.now(dt.timezone.utc), store)
+        scrambled = [CORPUS_DAYS[i] for i in (3, 0, 4, 2, 1)]
+        return list(day_documents(scrambled, "reprocess", SourceSelector(), Settings(chunk_size=2), run))
+
+    chunks = [[day_of[s] for s in chunk["source"]] for chunk in read_days()]
+    d10, d11, d12, d13, d14 = CORPUS_DAYS
+    # a chunk closes once it holds chunk_size inputs, and never in the middle of a day
+    assert chunks == [[d10, d11], [d12, d12], [d13, d14]]
+
+
+def test_backfill_from_raw_inputs_finds_the_duplicates_and_stories_of_the_incremental_runs(
+    prefect_harness, days_wh, incremental, chunk_size, tmp_path
+):
+    """Days go in date order, each chunk linked against what the earlier chunks committed: a
+    backfill that rebuilds every derived row from the raw inputs alone ends where the day-by-day
+    runs ended. (Rebuilt latest day first, the same inputs give other duplicates and stories.)"""
+    from prefect import flow
+
+    from flows.backfill import backfill_flow
+    from flows.pipeline import process_documents
+    from flows.runs import finish_run, start_run
+
+    expected_links, expected_stories = _links(incremental[0]), _stories(incremental[0])
+    by_day = incremental[1]
+    copy_of_000 = by_day[CORPUS_DAYS[4]][0]
+    assert expected_links.filter(pl.col("article_id") == copy_of_000)["duplicate_of"].to_list() == by_day[CORPUS_DAYS[1]]
+    assert expected_links["story_id"].drop_nulls().len() == 6
+
+    def keep_only_raw_inputs(root: Path) -> Warehouse:
+        store = Warehouse(root)
+        store.commit(lambda cur: [cur.execute(f'delete from "{t}"') for t in DERIVED], what="test: raw inputs only")
+        assert store.read("articles").is_empty() and store.read("raw_inputs").height == 6
+        return store
+
+    store = keep_only_raw_inputs(days_wh)
+    chunk_size(1)  # every day with inputs is a chunk of its own
+    summary = backfill_flow(start=CORPUS_DAYS[0], end=CORPUS_DAYS[-1], warehouse=str(days_wh))
+    assert summary["status"] == "completed" and summary["articles_written"] == 6
+    assert summary["duplicates"] == expected_links["duplicate_of"].is_not_null().sum() == 2  # 001 copies 000 too
+    assert summary["partitions"] == CORPUS_DAYS
+    assert _links(days_wh).equals(expected_links)
+    assert _stories(days_wh).equals(expected_stories)
+    # one transaction per chunk: a commit-chunk task run and a tagged snapshot each, in order
+    tags = _chunk_tags(store, summary["run_id"])
+    assert [c for _, c in tags] == [1, 2, 3, 4, 5] and [s for s, _ in tags] == summary["snapshots"]
+    names = _task_names(summary["run_id"], expect=16)
+    assert names == {"transform-batch": 5, "link-articles": 5, "commit-chunk": 5, "data-checks": 1}, names
+
+    # The control: the same raw inputs rebuilt latest day first.
+    backwards = tmp_path / "backwards"
+    shutil.copytree(incremental[0], backwards)
+    other = keep_only_raw_inputs(backwards)
+
+    @flow
+    def rebuild_latest_day_first() -> None:
+        run = start_run("backfill", {}, other)
+        days = (read_raw_inputs(other, d, SourceSelector()).drop("article_id") for d in reversed(CORPUS_DAYS))
+        process_documents(days, settings=Settings(), run=run, force=True)
+        finish_run(run, "completed")
+
+    rebuild_latest_day_first()
+    reversed_links = _links(backwards)
+    assert reversed_links.height == 6
+    assert reversed_links.filter(pl.col("article_id") == copy_of_000)["duplicate_of"].to_list() == [None]
+    assert not reversed_links["story_id"].equals(expected_links["story_id"])
+
+
+def test_day_counts_add_up_in_the_run(prefect_harness, wh):
+    from prefect import flow
+
     from flows.runs import start_run
 
     store = Warehouse(wh)
-    store.ensure_catalog()
 
     @flow
     def two_days():
         run = start_run("backfill", {}, store)
-        results = process_days([DAY, DAY + dt.timedelta(days=1)], "reprocess", SourceSelector(),
-                               Settings(backfill_concurrency=2), run)
-        return run, results
+        process_days([DAY, DAY + dt.timedelta(days=1)], "reprocess", SourceSelector(), Settings(chunk_size=1), run)
+        return run
 
-    run, results = two_days()
-    assert [r.day for r in results] == [DAY, DAY + dt.timedelta(days=1)]
-    assert results[1].articles_in == 0 and results[1].partitions == []
-    assert run.articles_written == results[0].articles_written == 2
+    run = two_days()
+    assert run.articles_in == run.articles_written == 2 and run.skipped == 0
     assert run.partitions == {DAY}
-    assert dataclasses.is_dataclass(results[0])
+    assert run.chunks == 1 and len(run.snapshots) == 1  # the empty day commits nothing
+    assert _chunk_tags(store, run.run_id) == [(run.snapshots[0], 1)]
+    row = store.read("runs").filter(pl.col("run_id") == run.run_id).row(0, named=True)
+    assert row["status"] == "running" and row["partitions"] == [DAY]  # written with the chunk, run not closed
+
+
+def test_the_runs_row_committed_with_a_chunk_counts_that_chunk(prefect_harness, wh):
+    """A run killed after a chunk leaves a `running` row: it must count what is committed with it."""
+    from prefect import flow
+
+    from flows.runs import start_run
+
+    store = Warehouse(wh)
+
+    @flow
+    def killed_after_one_chunk():
+        run = start_run("backfill", {}, store)
+        process_days([DAY], "reprocess", SourceSelector(), Settings(), run)
+        return run.run_id  # never closed, as if killed here
+
+    run_id = killed_after_one_chunk()
+    row = store.read("runs").filter(pl.col("run_id") == run_id).row(0, named=True)
+    written = store.query("select count(*) as n from articles where run_id = $r", {"r": run_id})["n"][0]
+    assert row["status"] == "running" and written == 2
+    assert row["articles_written"] == written
+
+
+# ------------------------------------------------------------------------------ overlapping runs
+LATE_ARTICLE = textwrap.dedent("""\
+     date 2021-12-12 Japan's Foreign Minister Yoshimasa Hayashi and U.S. Secretary of State Antony Blinken met
+    in Liverpool on the sidelines of the Group of Seven foreign ministers' meeting and agreed to strengthen the
+    deterrence and response capabilities of the Japan-U.S. alliance, a late edition of the wire report said.
+
+    Hayashi and Blinken discussed China's growing assertiveness in the Indo-Pacific region and North Korea's
+    nuclear and missile programmes, and agreed to cooperate closely with the Association of Southeast Asian
+    Nations and with like-minded partners such as Australia, India and the United Kingdom.
+
+    The two ministers also agreed to coordinate on Russia's military build-up near Ukraine and confirmed that
+    Japan would host a meeting of the Quad foreign ministers next year, Japan's Foreign Ministry said.
+""")
+
+
+def test_a_backfill_loses_nothing_another_run_commits_meanwhile(prefect_harness, wh, tmp_path, monkeypatch):
+    """Another run (another process) commits an article to the very day a backfill is rebuilding,
+    while the backfill's chunk transaction is open: both runs' rows, and the story they share, stand."""
+    from prefect.settings import PREFECT_API_URL
+
+    from flows.backfill import backfill_flow
+
+    inbox = tmp_path / "late"
+    inbox.mkdir()
+    (inbox / "late-edition.txt").write_text(LATE_ARTICLE)
+    inside, other_done = threading.Event(), threading.Event()
+    attempts: list[int] = []
+    other: dict = {}
+    original = Warehouse.commit
+
+    def commit(self, work, *args, **kwargs):
+        tag = kwargs.get("tag") or {}
+        if "chunk" not in tag:
+            return original(self, work, *args, **kwargs)
+
+        def paused(cur):  # the chunk's rows are written in the open transaction; hold it there
+            result = work(cur)
+            attempts.append(tag["chunk"])
+            if not inside.is_set():
+                inside.set()
+                assert other_done.wait(300), "the other run did not finish"
+            return result
+
+        return original(self, paused, *args, **kwargs)
+
+    monkeypatch.setattr(Warehouse, "commit", commit)
+    code = (
+        "import json; from flows.run import run_flow; "
+        f"s = run_flow(paths=[{str(inbox)!r}], warehouse={str(wh)!r}); "
+        "print(json.dumps({'run_id': s['run_id'], 'status': s['status'], 'written': s['articles_written']}))"
+    )
+
+    def other_run() -> None:
+        try:
+            if inside.wait(120):
+                env = {**os.environ, "PREFECT_API_URL": PREFECT_API_URL.value()}
+                out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=280, env=env)
+                other["out"] = out
+        finally:
+            other_done.set()
+
+    worker = threading.Thread(target=other_run)
+    worker.start()
+    try:
+        summary = backfill_flow(start=DECEMBER[0], end=DECEMBER[1], warehouse=str(wh))
+    finally:
+        other_done.set()
+        worker.join(300)
+    out = other["out"]
+    assert out.returncode == 0, out.stderr[-3000:]
+    late = json.loads(out.stdout.strip().splitlines()[-1])
+    assert late["status"] == "completed" and late["written"] == 1
+    assert summary["status"] == "completed" and summary["articles_written"] == 2
+    assert attempts == [1, 1], "the chunk should have been committed again on the other run's snapshot"
+
+    store = Warehouse(wh)
+    day = store.query("select article_id, run_id from articles where partition_date = $d", {"d": DAY})
+    assert sorted(day["run_id"].to_list()) == sorted([summary["run_id"]] * 2 + [late["run_id"]])
+    [late_id] = day.filter(pl.col("run_id") == late["run_id"])["article_id"].to_list()
+    for table in ("raw_inputs", "mentions", "article_topics", "article_signatures"):
+        assert late_id in store.read(table)["article_id"].to_list(), table
+    assert store.read("articles")["article_id"].is_duplicated().sum() == 0
+    # every story's summary counts the articles both runs wrote (none lost to a stale rewrite)
+    counts = store.query(
+        "select s.story_id, s.article_count, count(a.article_id) as members from stories as s "
+        "left join articles as a using (story_id) group by all"
+    )
+    assert counts.height and counts.filter(pl.col("article_count") != pl.col("members")).is_empty(), counts
+    runs = store.read("runs").filter(pl.col("run_id").is_in([summary["run_id"], late["run_id"]]))
+    assert sorted(runs["status"].to_list()) == ["completed", "completed"]
 
 
 # ------------------------------------------------------------------------------ refetch
@@ -329,11 +556,9 @@ def test_refetch_downloads_the_days_pages_again_and_those_rejected_that_day(
 
     from flows.backfill import backfill_flow
     from flows.files import DOCUMENT_SCHEMA
-    from flows.pipeline import ingest_documents
+    from flows.pipeline import process_documents
     from flows.runs import finish_run, start_run
     from transforms.feeds import canonicalize_url
-
-    from flows.settings import get_settings
 
     monkeypatch.setenv("FPWATCH_ALLOW_PRIVATE_HOSTS", "true")  # the test server is on 127.0.0.1
     get_settings.cache_clear()  # settings are read once per process: read them again with the switch
@@ -353,13 +578,13 @@ def test_refetch_downloads_the_days_pages_again_and_those_rejected_that_day(
               "raw_sha256": hashlib.sha256(old.encode()).hexdigest(), "first_seen_at": seen}],
             schema=DOCUMENT_SCHEMA,
         )
-        ingest_documents(docs, settings=Settings(), run=run)
+        process_documents([docs], settings=Settings(), run=run)
         finish_run(run, "completed")
 
     first_fetch()
     [day] = store.read("articles")["partition_date"].to_list()
     # b.html timed out that day: the source was down.
-    store.replace_whole(
+    store.upsert(
         "rejects",
         pl.DataFrame([{"source": url_b, "reason": "timeout", "detail": "read timed out", "run_id": "old",
                        "rejected_at": dt.datetime.combine(day, dt.time(10), tzinfo=dt.timezone.utc)}]),
@@ -377,11 +602,13 @@ def test_refetch_downloads_the_days_pages_again_and_those_rejected_that_day(
     raw = dict(store.read("raw_inputs").select("source", "content").iter_rows())
     assert "UPDATED" in raw[url_a] and "minerals pact" in raw[url_b]
     assert url_b not in store.read("rejects")["source"].to_list()
+    assert summary["partitions"] == [day] and summary["articles_written"] == 2
 
 
-# ------------------------------------------------------------------------------ ingest and deployments
+
 def test_ingest_skips_files_it_already_stored(prefect_harness, tmp_path):
     from flows.ingest import ingest_flow
+
     inbox = tmp_path / "inbox"
     inbox.mkdir()
     seed = sorted(SEEDS.glob("000_*.txt"))[0]
@@ -390,9 +617,13 @@ def test_ingest_skips_files_it_already_stored(prefect_harness, tmp_path):
     first = ingest_flow(paths=[str(inbox)], warehouse=wh)
     assert first["status"] == "completed" and first["articles_written"] == 1
     again = ingest_flow(paths=[str(inbox)], warehouse=wh)
-    assert again["articles_in"] == 0 and again["articles_written"] == 0
+    assert again["status"] == "completed"
+    assert again["skipped"] == 1 and again["articles_written"] == 0 and again["snapshots"] == []
     assert "1 files unchanged" in again["message"]
-    assert Warehouse(wh).read("runs").filter(pl.col("flow") == "ingest").height == 2
+    store = Warehouse(wh)
+    assert store.read("articles").height == store.read("raw_inputs").height == 1
+    runs = store.read("runs").filter(pl.col("flow") == "ingest")
+    assert runs["status"].to_list() == ["completed", "completed"]
 
 
 def test_deployments_are_declared_in_one_place_from_the_settings():
@@ -400,8 +631,9 @@ def test_deployments_are_declared_in_one_place_from_the_settings():
 
     from flows.deployments import build_deployments
 
-    ingest, backfill, reprocess = build_deployments(Settings(ingest_cron="*/15 * * * *", reprocess_cron=""))
-    assert [d.name for d in (ingest, backfill, reprocess)] == ["fpwatch-ingest", "fpwatch-backfill", "fpwatch-reprocess"]
+    deployments = {d.name: d for d in build_deployments(Settings(ingest_cron="*/15 * * * *", reprocess_cron=""))}
+    assert {"fpwatch-ingest", "fpwatch-backfill", "fpwatch-reprocess"} <= set(deployments)
+    ingest, backfill, reprocess = (deployments[f"fpwatch-{n}"] for n in ("ingest", "backfill", "reprocess"))
     assert ingest.schedules[0].schedule.cron == "*/15 * * * *"
     assert not backfill.schedules and not reprocess.schedules
     assert ingest.concurrency_limit == 1

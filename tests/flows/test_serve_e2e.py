@@ -1,11 +1,12 @@
 """End to end, as an operator runs fpwatch: a real `prefect server start`, `fpwatch serve`, and a
-backfill triggered with the REST call the UI's "Run > Custom run" makes, while an analyst keeps a
-read-only DuckDB connection open on the warehouse. About a minute: one test module, one server.
+backfill triggered with the REST call the UI's "Run > Custom run" makes, while an analyst keeps
+querying the lake through a read-only, sandboxed connection. About a minute: one module, one server.
 """
 
 from __future__ import annotations
 
 import datetime
+import json
 import os
 import shutil
 import signal
@@ -31,6 +32,9 @@ BIN = Path(sys.executable).parent
 SERVER_START_TIMEOUT_S = 180
 RUN_TIMEOUT_S = 300
 FINAL_STATES = {"COMPLETED", "FAILED", "CRASHED", "CANCELLED"}
+#: Every deployment `fpwatch serve` registers (flows/deployments.py).
+SERVED = {"fpwatch-ingest", "fpwatch-backfill", "fpwatch-reprocess", "fpwatch-compact"}
+DAY = datetime.date(2021, 12, 12)  # the seed partition a December backfill rebuilds
 
 
 def _free_port() -> int:
@@ -76,8 +80,8 @@ def served(seed_run, tmp_path_factory):
     """A Prefect server on a free loopback port with a temp PREFECT_HOME, and `fpwatch serve` on a seed warehouse."""
     root = tmp_path_factory.mktemp("e2e")
     warehouse = root / "wh"
-    shutil.copytree(seed_run[1], warehouse, ignore=shutil.ignore_patterns(".locks"))
-    Warehouse(warehouse).ensure_catalog()  # views for the new location, before the analyst opens the file
+    shutil.copytree(seed_run[1], warehouse)
+    Warehouse(warehouse).ensure_catalog()  # current before the analyst attaches it read-only
     port = _free_port()
     api = f"http://127.0.0.1:{port}/api"
     server = subprocess.Popen(
@@ -100,7 +104,7 @@ def served(seed_run, tmp_path_factory):
             [str(BIN / "fpwatch"), "serve"],
             env=_clean_env(
                 PREFECT_API_URL=api, PREFECT_HOME=str(root / "serve-home"), FPWATCH_WAREHOUSE=str(warehouse),
-                FPWATCH_INGEST_CRON="", FPWATCH_REPROCESS_CRON="",
+                FPWATCH_INGEST_CRON="", FPWATCH_REPROCESS_CRON="", FPWATCH_COMPACT_CRON="",
             ),
             cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, start_new_session=True,
         )
@@ -108,7 +112,7 @@ def served(seed_run, tmp_path_factory):
         def deployments() -> dict[str, str]:
             found = client.post("/deployments/filter", json={}).json()
             names = {d["name"]: d["id"] for d in found}
-            return names if len(names) >= 3 else {}
+            return names if SERVED <= set(names) else {}
 
         ids = _wait_for(deployments, 120, "fpwatch serve to register its deployments", serve)
         yield {"api": api, "client": client, "warehouse": warehouse, "deployments": ids}
@@ -142,10 +146,10 @@ def _custom_run(served, parameters: dict) -> dict:
     return _wait_for(finished, RUN_TIMEOUT_S, f"flow run {run_id}")
 
 
-def test_serve_registers_the_three_deployments_with_their_limits(served):
+def test_serve_registers_every_deployment_with_its_limits(served):
     client = served["client"]
     names = served["deployments"]
-    assert {"fpwatch-ingest", "fpwatch-backfill", "fpwatch-reprocess"} <= set(names)
+    assert set(names) == SERVED
     ingest = client.get("/deployments/name/ingest/fpwatch-ingest").json()
     assert ingest["global_concurrency_limit"]["limit"] == 1
     assert ingest["concurrency_options"]["collision_strategy"] == "CANCEL_NEW"
@@ -156,33 +160,72 @@ def test_serve_registers_the_three_deployments_with_their_limits(served):
     assert "reprocess" in str(schema["properties"]["mode"]) and "refetch" in str(schema["properties"]["mode"])
 
 
-def test_backfill_from_the_ui_rebuilds_partitions_while_an_analyst_reads(served):
+def _chunks(warehouse: Path, run_id: str) -> list[int]:
+    """Chunk numbers of the commits a run tagged (ducklake_snapshots commit_extra_info)."""
+    extra = Warehouse(warehouse).query(
+        "select commit_extra_info from ducklake_snapshots('lake') where commit_extra_info is not null "
+        "order by snapshot_id"
+    )["commit_extra_info"]
+    tags = [json.loads(e) for e in extra.to_list()]
+    return [t["chunk"] for t in tags if t.get("run_id") == run_id]
+
+
+def _lake_state(warehouse: Path) -> tuple[int, int]:
+    """The newest snapshot and the number of `runs` rows: any write changes the first."""
+    store = Warehouse(warehouse)
+    return store.snapshot_id(), store.read("runs").height
+
+
+def test_backfill_from_the_ui_rebuilds_partitions_while_an_analyst_reads(served, tmp_path):
     warehouse = served["warehouse"]
+    stop = tmp_path / "stop-reading"
+    # The analyst queries the lake again and again through one read-only, sandboxed session while
+    # the backfill commits: every answer is a whole snapshot (5 articles, 2 of them on 2021-12-12).
     analyst = subprocess.Popen(
         [sys.executable, "-c", textwrap.dedent(f"""
-            import sys, duckdb
-            con = duckdb.connect({str(warehouse / 'warehouse.duckdb')!r}, read_only=True)
-            print(con.sql("select count(*) from articles").fetchall()[0][0], flush=True)
-            sys.stdin.readline()
-            print(con.sql("select count(*) from articles where partition_date = date '2021-12-12'").fetchall()[0][0])
+            import json, os, time
+            from flows.warehouse import connect_readonly
+            con = connect_readonly({str(warehouse)!r})
+            def counts():
+                return con.sql(
+                    "select count(*), count(*) filter (where partition_date = date '{DAY}'), "
+                    "(select max(snapshot_id) from ducklake_snapshots('lake')) from articles"
+                ).fetchall()[0]
+            print(counts()[0], flush=True)
+            seen, snapshots, reads = set(), set(), 0
+            while not os.path.exists({str(stop)!r}):
+                total, day, snapshot = counts()
+                seen.add((total, day))
+                snapshots.add(snapshot)
+                reads += 1
+                time.sleep(0.05)
+            print(json.dumps({{"seen": sorted(seen), "snapshots": len(snapshots), "reads": reads}}), flush=True)
+            print(con.sql("select count(*) from articles where partition_date = date '{DAY}'").fetchall()[0][0])
             print(con.sql("select max(flow) from runs where flow = 'backfill'").fetchall()[0][0])
         """)],
-        stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
     )
     try:
         assert analyst.stdout.readline().strip() == "5", analyst.stderr.read() if analyst.poll() is not None else ""
         run = _custom_run(served, {"start": "2021-12-01", "end": "2021-12-31", "mode": "reprocess"})
         assert run["state"]["type"] == "COMPLETED", run["state"]
-        out, err = analyst.communicate("\n", timeout=60)
+        stop.touch()
+        out, err = analyst.communicate(timeout=60)
         assert analyst.returncode == 0, err
-        assert out.split() == ["2", "backfill"]  # the held connection sees the new data
+        reading, day_count, flow = out.splitlines()
+        reading = json.loads(reading)
+        assert reading["seen"] == [[5, 2]], reading  # never a partly rebuilt day
+        assert reading["snapshots"] > 1, reading  # the session read across the backfill's commits
+        assert [day_count, flow] == ["2", "backfill"]  # and the held session sees the new data
     finally:
         analyst.kill()
 
-    day = pl.read_parquet(Warehouse(warehouse).partition_path("articles", datetime.date(2021, 12, 12)))
+    store = Warehouse(warehouse)
+    day = store.query("select article_id, run_id from articles where partition_date = $d", {"d": DAY})
     assert day.height == 2 and set(day["run_id"]) == {run["id"]}
-    runs = Warehouse(warehouse).read("runs").filter(pl.col("run_id") == run["id"])
+    runs = store.read("runs").filter(pl.col("run_id") == run["id"])
     assert runs["flow"].to_list() == ["backfill"] and runs["status"].to_list() == ["completed"]
+    assert runs["partitions"].to_list() == [[DAY]] and runs["articles_written"].to_list() == [2]
 
     client = served["client"]
     artifacts = client.post("/artifacts/filter", json={"artifacts": {"flow_run_id": {"any_": [run["id"]]}}}).json()
@@ -192,18 +235,22 @@ def test_backfill_from_the_ui_rebuilds_partitions_while_an_analyst_reads(served)
                  "## Data checks", "| article_doubled | pass |"):
         assert part in report["data"], part
 
+    # 31 days of 2 inputs are one chunk: one transform, one link and one commit task, then the checks.
+    chunks = _chunks(warehouse, run["id"])
+    assert chunks == [1]
+
     def task_runs():  # task runs reach the server as events, shortly after the flow run ends
         found = client.post("/task_runs/filter", json={"flow_runs": {"id": {"any_": [run["id"]]}}}).json()
-        return found if len(found) >= 32 else None
+        return found if len(found) >= 4 else None
 
     tasks = _wait_for(task_runs, 60, "the backfill's task runs to be recorded")
-    assert len(tasks) <= 36, "a day is one unit of work: 31 day tasks and the data checks"
-    assert sum(t["name"].startswith("reprocess-2021-12-") for t in tasks) == 31
+    names = sorted(t["name"].rsplit("-", 1)[0] for t in tasks)
+    assert names == ["commit-chunk", "data-checks", "link-articles", "transform-batch"], names
+    assert names.count("commit-chunk") == len(chunks)
 
 
 def test_bad_parameters_from_the_ui_fail_at_once_and_write_nothing(served):
-    runs_dir = served["warehouse"] / "lake" / "runs"
-    before = sorted(p.name for p in runs_dir.iterdir())
+    before = _lake_state(served["warehouse"])
     run = _custom_run(served, {"start": "2021-12-31", "end": "2021-12-01"})
     assert run["state"]["type"] == "FAILED"
     assert "end (2021-12-01) is before start (2021-12-31)" in run["state"]["message"]
@@ -211,7 +258,7 @@ def test_bad_parameters_from_the_ui_fail_at_once_and_write_nothing(served):
     run = _custom_run(served, {"start": "2021-12-41", "end": "2021-12-31"})
     assert run["state"]["type"] == "FAILED"
     assert "start" in run["state"]["message"]
-    assert sorted(p.name for p in runs_dir.iterdir()) == before
+    assert _lake_state(served["warehouse"]) == before  # no snapshot, no `runs` row
 
 
 def test_a_flood_of_late_ingest_runs_becomes_one_catch_up_run(served):
