@@ -77,8 +77,8 @@ def main() -> int:
 
     from prefect.testing.utilities import prefect_test_harness
 
-    from flows.backfill import backfill_flow
-    from flows.run import run_flow
+    from flows.jobs.backfill import backfill_flow
+    from flows.jobs.run import run_flow
     from flows.settings import get_settings
 
     with tempfile.TemporaryDirectory() as tmp, prefect_test_harness(server_startup_timeout=180):

@@ -1,8 +1,8 @@
 """A month of hourly runs in a DuckLake warehouse: data files, size and snapshots before and after compaction.
 
 Simulates the commits 720 hourly ingest runs make (one chunk each: articles, raw inputs, mentions,
-topics, signatures and the `runs` row, as flows/pipeline.py commits them) with rows copied from a
-real warehouse (fresh ids, one partition per day), then runs `fpwatch compact` (flows/maintenance.py)
+topics, signatures and the `runs` row, as flows/pipeline/process.py commits them) with rows copied from a
+real warehouse (fresh ids, one partition per day), then runs `fpwatch compact` (flows/warehouse/maintenance.py)
 with the default retention (30 days) and again with 7 days. The transforms are not re-run: this
 measures the storage engine, not the pipeline.
 
@@ -27,8 +27,8 @@ import polars as pl
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from flows.maintenance import compact_warehouse, lake_stats  # noqa: E402
-from flows.warehouse import Warehouse, replace_rows  # noqa: E402
+from flows.warehouse.maintenance import compact_warehouse, lake_stats  # noqa: E402
+from flows.warehouse.store import Warehouse, replace_rows  # noqa: E402
 
 PER_ARTICLE = ("articles", "raw_inputs", "mentions", "article_topics", "article_signatures")
 START = dt.datetime(2026, 11, 1, tzinfo=dt.timezone.utc)

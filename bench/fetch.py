@@ -225,9 +225,9 @@ def main(argv: list[str] | None = None) -> int:
     if args.per_host_delay is not None:
         os.environ["FPWATCH_PER_HOST_DELAY_S"] = str(args.per_host_delay)
 
-    from flows.fetch import fetch_flow
-    from flows.http import FetchSettings
-    from flows.warehouse import Warehouse
+    from flows.sources.fetch import fetch_flow
+    from flows.sources.http import FetchSettings
+    from flows.warehouse.store import Warehouse
 
     farm, feed_urls, rows = build_site(eval_dir, args.limit)
     tmp = tempfile.mkdtemp(prefix="fpwatch-bench-fetch-")

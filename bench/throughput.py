@@ -81,10 +81,10 @@ def measure_pipeline(docs: pl.DataFrame, batch: int) -> dict:
 
     from prefect import flow
 
-    from flows.pipeline import ingest_documents
-    from flows.runs import finish_run, start_run
+    from flows.pipeline.process import chunked, process_documents, write_topics
+    from flows.pipeline.runs import finish_run, start_run
     from flows.settings import Settings
-    from flows.warehouse import Warehouse
+    from flows.warehouse.store import Warehouse
 
     now = dt.datetime.now(dt.timezone.utc)
     docs = docs.with_columns(
@@ -97,9 +97,11 @@ def measure_pipeline(docs: pl.DataFrame, batch: int) -> dict:
     def bench_flow(root: str) -> dict:
         store = Warehouse(root)
         store.ensure_catalog()
+        write_topics(store)
         run = start_run("bench", {}, store)
         t0 = time.perf_counter()
-        ingest_documents(docs, settings=Settings(batch_size=batch), run=run)
+        settings = Settings(batch_size=batch)
+        process_documents(chunked(docs, settings.chunk_size), settings=settings, run=run)
         secs = time.perf_counter() - t0
         finish_run(run, "completed")
         return {"seconds": secs, "written": run.articles_written, "rejects": len(run.rejects),
@@ -115,10 +117,10 @@ def measure_pipeline(docs: pl.DataFrame, batch: int) -> dict:
 
 
 def _warehouse_stats(root: Path) -> dict:
-    from flows.warehouse import Warehouse
+    from flows.warehouse.store import Warehouse
 
     store = Warehouse(root)
-    return {"mentions": store.scan("mentions").select(pl.len()).collect().item(),
+    return {"mentions": store.query("select count(*) as n from mentions")["n"][0],
             "stories": store.read("stories").height}
 
 

@@ -32,7 +32,7 @@ WarehouseOpt = Annotated[
 
 def _location(warehouse: Path | None):
     """Where the lake is (settings, or --warehouse), without opening anything."""
-    from flows.lake import resolve_location
+    from flows.warehouse.lake import resolve_location
     from flows.settings import get_settings
 
     settings = get_settings()
@@ -151,7 +151,7 @@ def run(
     Example: fpwatch run seeds/ --warehouse data
     """
     with _Guard("run", warehouse):
-        from flows.run import run_flow
+        from flows.jobs.run import run_flow
 
         summary = run_flow(paths=[str(p) for p in paths] if paths else None,
                            warehouse=str(warehouse) if warehouse else None)
@@ -186,7 +186,7 @@ def sql(
     """
     import duckdb
 
-    from flows.lake import LakeError, cli_init_script, connect_analyst
+    from flows.warehouse.lake import LakeError, cli_init_script, connect_analyst
     from flows.settings import get_settings
 
     location = _location(warehouse)
@@ -283,8 +283,8 @@ def migrate(warehouse: WarehouseOpt = None) -> None:
 
     Example: fpwatch migrate --warehouse /srv/fpwatch
     """
-    from flows.migrate import MigrationError, migrate_warehouse
-    from flows.warehouse import Warehouse
+    from flows.warehouse.migrate import MigrationError, migrate_warehouse
+    from flows.warehouse.store import Warehouse
 
     with _Guard("migrate", warehouse):
         store = Warehouse(_location(warehouse).root)
@@ -307,9 +307,9 @@ def compact(
 
     Example: fpwatch compact --keep-days 30
     """
-    from flows.maintenance import compact_warehouse
+    from flows.warehouse.maintenance import compact_warehouse
     from flows.settings import get_settings
-    from flows.warehouse import Warehouse
+    from flows.warehouse.store import Warehouse
 
     with _Guard("compact", warehouse):
         settings = get_settings()
@@ -339,7 +339,7 @@ def serve(warehouse: WarehouseOpt = None) -> None:
 
     Example: PREFECT_API_URL=http://127.0.0.1:4200/api fpwatch serve --warehouse /srv/fpwatch
     """
-    from flows.deployments import serve_all
+    from flows.jobs.deployments import serve_all
     from flows.settings import get_settings
 
     settings = get_settings()
@@ -365,7 +365,7 @@ def backfill(
 
     Example: fpwatch backfill --start 2024-01-01 --end 2024-01-31 --mode reprocess
     """
-    from flows.backfill import BackfillError, backfill_flow, plan_days
+    from flows.jobs.backfill import BackfillError, backfill_flow, plan_days
     from flows.settings import get_settings
 
     try:
@@ -390,7 +390,7 @@ def reprocess(
 
     Example: fpwatch reprocess --start 2024-01-01
     """
-    from flows.reprocess import reprocess_flow
+    from flows.jobs.reprocess import reprocess_flow
 
     with _Guard("reprocess", warehouse):
         summary = reprocess_flow(start=start, end=end, sources=source or None, only_outdated=not all_partitions,
@@ -399,10 +399,10 @@ def reprocess(
 
 
 def _register_fetch() -> None:
-    # flows/fetch.py owns its options (typer signature); registering it imports Prefect, ~1 s.
+    # flows/sources/fetch.py owns its options (typer signature); registering it imports Prefect, ~1 s.
     import functools
 
-    from flows.fetch import fetch_command
+    from flows.sources.fetch import fetch_command
 
     @functools.wraps(fetch_command)
     def guarded(*args, **kwargs):

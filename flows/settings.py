@@ -8,7 +8,7 @@ from pathlib import Path
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from flows.http import FetchSettings
+from flows.sources.http import FetchSettings
 
 #: Files above this size are rejected unread: a news article is a few hundred KB of HTML at most,
 #: so 10 MB only lets through dumps and binaries by mistake (issue 2 default).
@@ -43,7 +43,7 @@ class Settings(BaseSettings, FetchSettings):
     """Every tunable of a run. Environment: FPWATCH_<NAME> (e.g. FPWATCH_WAREHOUSE=/srv/fpwatch).
 
     The fetch fields (user_agent, max_bytes, timeouts, politeness, allow_private_hosts, ...) are
-    declared once in flows.http.FetchSettings and inherited here.
+    declared once in flows.sources.http.FetchSettings and inherited here.
     """
 
     model_config = SettingsConfigDict(env_prefix="FPWATCH_", env_file=".env", extra="ignore")

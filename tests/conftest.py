@@ -28,7 +28,7 @@ def prefect_harness():
 @pytest.fixture(scope="session")
 def seed_run(prefect_harness, tmp_path_factory):
     """Run the main flow once on a copy of the seeds; returns (summary, warehouse path)."""
-    from flows.run import run_flow
+    from flows.jobs.run import run_flow
 
     root = tmp_path_factory.mktemp("seed-warehouse")
     inputs = root / "seeds"
@@ -40,7 +40,7 @@ def seed_run(prefect_harness, tmp_path_factory):
 @pytest.fixture(scope="session")
 def seed_db(seed_run):
     """A read-only DuckDB connection to the seed warehouse, as an analyst opens it."""
-    from flows.warehouse import connect_readonly
+    from flows.warehouse.store import connect_readonly
 
     con = connect_readonly(seed_run[1])
     yield con

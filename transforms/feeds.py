@@ -10,7 +10,7 @@ Pure: bytes in, plain values or Polars frames out. No network, no disk, no clock
   and external references (billion laughs, quadratic blowup, XXE) before feedparser sees it.
 - URL canonicalisation with courlan (lower-cased scheme/host, default port dropped, tracking
   query parameters removed, query sorted, fragment dropped). IP and ``localhost`` hosts are
-  kept: refusing private addresses is the HTTP client's job (flows/http.py), done on every hop.
+  kept: refusing private addresses is the HTTP client's job (flows/sources/http.py), done on every hop.
 """
 
 from __future__ import annotations

@@ -14,7 +14,7 @@ from pathlib import Path
 import psutil
 import pytest
 
-from flows.warehouse import Warehouse, connect_readonly
+from flows.warehouse.store import Warehouse, connect_readonly
 
 FPWATCH = Path(sys.executable).parent / "fpwatch"
 SEEDS = Path(__file__).resolve().parents[2] / "seeds"

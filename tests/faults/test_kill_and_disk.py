@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from flows.warehouse import connect_readonly
+from flows.warehouse.store import connect_readonly
 
 FPWATCH = Path(sys.executable).parent / "fpwatch"
 N_INPUTS = 24

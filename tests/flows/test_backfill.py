@@ -20,7 +20,7 @@ import polars as pl
 import pytest
 from http_server import local_server  # noqa: F401  (fixture: a real HTTP server on 127.0.0.1)
 
-from flows.backfill import (
+from flows.jobs.backfill import (
     BackfillError,
     SourceSelector,
     day_documents,
@@ -30,7 +30,7 @@ from flows.backfill import (
     read_raw_inputs,
 )
 from flows.settings import Settings, get_settings
-from flows.warehouse import Warehouse
+from flows.warehouse.store import Warehouse
 from transforms import PIPELINE_VERSION
 
 SEEDS = Path(__file__).resolve().parents[2] / "seeds"
@@ -77,7 +77,7 @@ def incremental(prefect_harness, tmp_path_factory):
 
     Returns (warehouse path, {day: [article ids]}).
     """
-    from flows.ingest import ingest_flow
+    from flows.jobs.ingest import ingest_flow
 
     base = tmp_path_factory.mktemp("incremental")
     inbox, root = base / "inbox", base / "wh"
@@ -204,7 +204,7 @@ def test_the_maximum_range_is_a_setting():
 
 
 def test_bad_parameters_fail_the_flow_and_write_nothing(prefect_harness, wh, tmp_path):
-    from flows.backfill import backfill_flow
+    from flows.jobs.backfill import backfill_flow
 
     fresh = tmp_path / "never-created"
     with pytest.raises(BackfillError, match="before start"):
@@ -219,7 +219,7 @@ def test_bad_parameters_fail_the_flow_and_write_nothing(prefect_harness, wh, tmp
 
 # ------------------------------------------------------------------------------ runs
 def test_backfill_of_31_days_is_one_chunk_and_a_rerun_gives_the_same_rows(prefect_harness, wh):
-    from flows.backfill import backfill_flow
+    from flows.jobs.backfill import backfill_flow
 
     store = Warehouse(wh)
     tables = (*ARTICLE_TABLES, "raw_inputs", "stories", "entities")
@@ -245,7 +245,7 @@ def test_backfill_of_31_days_is_one_chunk_and_a_rerun_gives_the_same_rows(prefec
 
 
 def test_backfill_by_publisher_touches_only_that_publisher(prefect_harness, wh):
-    from flows.backfill import backfill_flow
+    from flows.jobs.backfill import backfill_flow
 
     store = Warehouse(wh)
     nikkei = store.read("articles").filter(pl.col("publisher") == "Nikkei Asia")
@@ -268,7 +268,7 @@ def _age_partition(store: Warehouse, table: str, day: dt.date, version: str = "0
 
 
 def test_reprocess_rebuilds_only_partitions_of_an_older_pipeline(prefect_harness, wh):
-    from flows.reprocess import reprocess_flow
+    from flows.jobs.reprocess import reprocess_flow
 
     store = Warehouse(wh)
     _age_partition(store, "articles", DAY)
@@ -284,7 +284,7 @@ def test_reprocess_rebuilds_only_partitions_of_an_older_pipeline(prefect_harness
 
 
 def test_reprocess_drops_articles_the_pipeline_now_rejects(prefect_harness, wh):
-    from flows.reprocess import outdated_days, reprocess_flow
+    from flows.jobs.reprocess import outdated_days, reprocess_flow
 
     store = Warehouse(wh)
     victim, source = store.query(
@@ -317,7 +317,7 @@ def test_reprocess_drops_articles_the_pipeline_now_rejects(prefect_harness, wh):
 def test_days_come_in_date_order_as_chunks_of_whole_days(prefect_harness, days_wh, incremental):
     from prefect import flow
 
-    from flows.runs import RunContext
+    from flows.pipeline.runs import RunContext
 
     store = Warehouse(days_wh)
     raw = store.query("select source, partition_date from raw_inputs")
@@ -343,9 +343,9 @@ def test_backfill_from_raw_inputs_finds_the_duplicates_and_stories_of_the_increm
     runs ended. (Rebuilt latest day first, the same inputs give other duplicates and stories.)"""
     from prefect import flow
 
-    from flows.backfill import backfill_flow
-    from flows.pipeline import process_documents
-    from flows.runs import finish_run, start_run
+    from flows.jobs.backfill import backfill_flow
+    from flows.pipeline.process import process_documents
+    from flows.pipeline.runs import finish_run, start_run
 
     expected_links, expected_stories = _links(incremental[0]), _stories(incremental[0])
     by_day = incremental[1]
@@ -395,7 +395,7 @@ def test_backfill_from_raw_inputs_finds_the_duplicates_and_stories_of_the_increm
 def test_day_counts_add_up_in_the_run(prefect_harness, wh):
     from prefect import flow
 
-    from flows.runs import start_run
+    from flows.pipeline.runs import start_run
 
     store = Warehouse(wh)
 
@@ -418,7 +418,7 @@ def test_the_runs_row_committed_with_a_chunk_counts_that_chunk(prefect_harness, 
     """A run killed after a chunk leaves a `running` row: it must count what is committed with it."""
     from prefect import flow
 
-    from flows.runs import start_run
+    from flows.pipeline.runs import start_run
 
     store = Warehouse(wh)
 
@@ -455,7 +455,7 @@ def test_a_backfill_loses_nothing_another_run_commits_meanwhile(prefect_harness,
     while the backfill's chunk transaction is open: both runs' rows, and the story they share, stand."""
     from prefect.settings import PREFECT_API_URL
 
-    from flows.backfill import backfill_flow
+    from flows.jobs.backfill import backfill_flow
 
     inbox = tmp_path / "late"
     inbox.mkdir()
@@ -482,7 +482,7 @@ def test_a_backfill_loses_nothing_another_run_commits_meanwhile(prefect_harness,
 
     monkeypatch.setattr(Warehouse, "commit", commit)
     code = (
-        "import json; from flows.run import run_flow; "
+        "import json; from flows.jobs.run import run_flow; "
         f"s = run_flow(paths=[{str(inbox)!r}], warehouse={str(wh)!r}); "
         "print(json.dumps({'run_id': s['run_id'], 'status': s['status'], 'written': s['articles_written']}))"
     )
@@ -554,10 +554,10 @@ def test_refetch_downloads_the_days_pages_again_and_those_rejected_that_day(
 
     from prefect import flow
 
-    from flows.backfill import backfill_flow
-    from flows.files import DOCUMENT_SCHEMA
-    from flows.pipeline import process_documents
-    from flows.runs import finish_run, start_run
+    from flows.jobs.backfill import backfill_flow
+    from flows.sources.files import DOCUMENT_SCHEMA
+    from flows.pipeline.process import process_documents
+    from flows.pipeline.runs import finish_run, start_run
     from transforms.feeds import canonicalize_url
 
     monkeypatch.setenv("FPWATCH_ALLOW_PRIVATE_HOSTS", "true")  # the test server is on 127.0.0.1
@@ -607,7 +607,7 @@ def test_refetch_downloads_the_days_pages_again_and_those_rejected_that_day(
 
 
 def test_ingest_skips_files_it_already_stored(prefect_harness, tmp_path):
-    from flows.ingest import ingest_flow
+    from flows.jobs.ingest import ingest_flow
 
     inbox = tmp_path / "inbox"
     inbox.mkdir()
@@ -629,7 +629,7 @@ def test_ingest_skips_files_it_already_stored(prefect_harness, tmp_path):
 def test_deployments_are_declared_in_one_place_from_the_settings():
     from prefect.client.schemas.objects import ConcurrencyLimitStrategy
 
-    from flows.deployments import build_deployments
+    from flows.jobs.deployments import build_deployments
 
     deployments = {d.name: d for d in build_deployments(Settings(ingest_cron="*/15 * * * *", reprocess_cron=""))}
     assert {"fpwatch-ingest", "fpwatch-backfill", "fpwatch-reprocess"} <= set(deployments)
@@ -639,10 +639,10 @@ def test_deployments_are_declared_in_one_place_from_the_settings():
     assert ingest.concurrency_limit == 1
     assert ingest.concurrency_options.collision_strategy == ConcurrencyLimitStrategy.CANCEL_NEW
     assert backfill.concurrency_options.collision_strategy == ConcurrencyLimitStrategy.ENQUEUE
-    assert backfill.entrypoint == "flows.backfill.backfill_flow"
+    assert backfill.entrypoint == "flows.jobs.backfill.backfill_flow"
     from prefect.utilities.callables import parameter_schema
 
-    from flows.backfill import backfill_flow
+    from flows.jobs.backfill import backfill_flow
 
     form = parameter_schema(backfill_flow).model_dump()  # what the UI renders as the Custom run form
     assert form["required"] == ["start", "end"]

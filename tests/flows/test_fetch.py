@@ -18,9 +18,9 @@ import polars as pl
 import pytest
 from http_server import LocalServer, Reply, article_html, local_server  # noqa: F401  (fixture)
 
-import flows.http as http
-import flows.netguard as netguard
-from flows.http import FetchSettings, GuardedTransport, PoliteClient, is_public_address, parse_retry_after
+import flows.sources.http as http
+import flows.sources.netguard as netguard
+from flows.sources.http import FetchSettings, GuardedTransport, PoliteClient, is_public_address, parse_retry_after
 from transforms.pages import decode_page
 
 SEEDS = Path(__file__).resolve().parents[2] / "seeds"
@@ -328,7 +328,7 @@ def news_site(local_server, monkeypatch):
 
 
 def _run_fetch(site: LocalServer, warehouse: Path, tmp_path: Path):
-    from flows.fetch import fetch_flow
+    from flows.sources.fetch import fetch_flow
 
     urls_file = tmp_path / "urls.txt"
     urls_file.write_text(f"# extra pages\n{site.url('/world/4.html')}\nnot a url\n")
@@ -344,8 +344,8 @@ ARTICLE_PATHS = [f"/world/{i}.html" for i in range(5)] + ["/world/latin.html", "
 
 
 def test_fetch_flow_end_to_end_then_incremental(prefect_harness, news_site, tmp_path):
-    from flows.fetch import FetchStore
-    from flows.warehouse import Warehouse
+    from flows.sources.fetch import FetchStore
+    from flows.warehouse.store import Warehouse
 
     warehouse = tmp_path / "wh"
     summary = _run_fetch(news_site, warehouse, tmp_path)
@@ -389,8 +389,8 @@ class Killed(Exception):
 
 
 def test_killed_run_resumes_without_loss_or_doubles(prefect_harness, news_site, tmp_path, monkeypatch):
-    import flows.pipeline as pipeline_module
-    from flows.warehouse import Warehouse
+    import flows.pipeline.process as pipeline_module
+    from flows.warehouse.store import Warehouse
 
     real_chunk = pipeline_module._process_chunk
     calls = {"n": 0}

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from flows.files import discover_files, read_files
+from flows.sources.files import discover_files, read_files
 
 def _reasons(rejects) -> dict[str, str]:
     return {r.source: r.reason for r in rejects}
@@ -47,10 +47,13 @@ def test_loops_fifos_sockets_and_dangling_links_become_rejects(tmp_path):
 
 
 def _list_as_nobody(folder: str, queue) -> None:
-    """In a forked child: drop to the `nobody` user, then discover and read as it would."""
+    """In a child process: drop to the `nobody` user, then discover and read as it would."""
     import datetime
-    import pwd
+    import encodings.utf_8_sig  # noqa: F401  (the interpreter's own files are not readable by nobody:
+    import pwd  # load what discovery and reading need while still root)
 
+    warm = Path(folder).parent / "warm.txt"
+    read_files(discover_files([warm])[0], max_bytes=10**6, seen_at=datetime.datetime.now())
     user = pwd.getpwnam("nobody")
     os.setgroups([])
     os.setgid(user.pw_gid)
@@ -70,13 +73,14 @@ def test_unreadable_files_and_folders_are_rejected_as_permission_denied():
         base.chmod(0o755)
         folder = base / "in"
         folder.mkdir()
+        (base / "warm.txt").write_text("Caf\u00e9 talks in Gen\u00e8ve, then more talks.")
         (folder / "ok.txt").write_text("Envoys met in Oslo.")
         (folder / "secret.txt").write_text("no access")
         (folder / "secret.txt").chmod(0o000)
         (folder / "closed").mkdir()
         (folder / "closed" / "inside.txt").write_text("never listed")
         (folder / "closed").chmod(0o000)
-        ctx = mp.get_context("fork")
+        ctx = mp.get_context("spawn")  # not fork: a forked child of a threaded test process can deadlock
         queue = ctx.Queue()
         child = ctx.Process(target=_list_as_nobody, args=(str(folder), queue))
         child.start()

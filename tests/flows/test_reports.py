@@ -8,14 +8,14 @@ import uuid
 import polars as pl
 import pytest
 
-from flows.reports import (
+from flows.pipeline.reports import (
     CheckResult,
     DataChecksFailed,
     load_checks,
     render_report,
     run_checks,
 )
-from flows.warehouse import Reject, Warehouse
+from flows.warehouse.store import Reject, Warehouse
 
 DAY = dt.date(2024, 1, 2)
 BODY = "Japan and China met in Beijing."
@@ -113,7 +113,7 @@ def test_reject_rate_is_judged_from_enough_inputs(tmp_path):
 
 
 def test_a_check_that_errors_counts_as_failed(tmp_path):
-    from flows.reports import Check
+    from flows.pipeline.reports import Check
 
     broken = [Check("broken", "refers to a table that is not there", "select * from nowhere")]
     [result] = run_checks(_lake(tmp_path), "r1", [DAY], max_reject_rate=0.5, checks=broken)
@@ -160,8 +160,8 @@ def test_the_seed_run_publishes_its_report_as_an_artifact(seed_run):
 def test_a_failed_check_fails_the_run_and_names_the_check(prefect_harness, tmp_path):
     from prefect import flow
 
-    from flows.reports import close_run
-    from flows.runs import start_run
+    from flows.pipeline.reports import close_run
+    from flows.pipeline.runs import start_run
     from flows.settings import Settings
 
     store = _lake(tmp_path)

@@ -9,7 +9,7 @@ import sys
 import textwrap
 
 
-from flows.warehouse import Warehouse, connect_readonly
+from flows.warehouse.store import Warehouse, connect_readonly
 from tests.conftest import SEEDS
 
 SEED_IDS = {p.name[:3]: p.name for p in sorted(SEEDS.iterdir())}
@@ -75,7 +75,7 @@ def test_seed_bodies_are_clean_and_complete(seed_db):
 
 
 def test_warehouse_is_a_partitioned_ducklake(seed_run, tmp_path):
-    from flows.maintenance import compact_warehouse
+    from flows.warehouse.maintenance import compact_warehouse
 
     _, seed_root = seed_run
     root = tmp_path / "copy"
@@ -87,7 +87,7 @@ def test_warehouse_is_a_partitioned_ducklake(seed_run, tmp_path):
     for table in ("articles", "raw_inputs", "mentions", "article_topics", "article_signatures"):
         files = store.query(f"select data_file from ducklake_list_files('lake', '{table}')")["data_file"].to_list()
         assert files, table
-        assert any("partition_date=2021-12-12" in f for f in files), (table, files)
+        assert any("/year=2021/month=12/" in f for f in files), (table, files)
         assert all(f.startswith(str(root / "lake")) for f in files), files
     snapshots = store.query("select commit_extra_info from ducklake_snapshots('lake') where author = 'fpwatch'")
     assert any('"chunk": 1' in (e or "") for e in snapshots["commit_extra_info"].to_list())
@@ -106,7 +106,7 @@ def _run_in_subprocess(paths, warehouse, extra_env=None):
     env = dict(os.environ, **(extra_env or {}))
     code = textwrap.dedent(
         f"""
-        from flows.run import run_flow
+        from flows.jobs.run import run_flow
         s = run_flow(paths={[str(p) for p in paths]!r}, warehouse={str(warehouse)!r})
         print("WRITTEN", s["articles_written"], "REJECTS", s["rejects"])
         """
@@ -115,7 +115,7 @@ def _run_in_subprocess(paths, warehouse, extra_env=None):
 
 
 def test_rerun_is_idempotent(prefect_harness, tmp_path):
-    from flows.run import run_flow
+    from flows.jobs.run import run_flow
 
     inputs = tmp_path / "in"
     shutil.copytree(SEEDS, inputs)
@@ -137,7 +137,7 @@ def test_rerun_is_idempotent(prefect_harness, tmp_path):
 
 
 def test_bad_inputs_become_rejects_and_the_rest_goes_through(prefect_harness, tmp_path):
-    from flows.run import run_flow
+    from flows.jobs.run import run_flow
 
     inputs = tmp_path / "in"
     shutil.copytree(SEEDS, inputs)
@@ -176,7 +176,7 @@ def test_bad_inputs_become_rejects_and_the_rest_goes_through(prefect_harness, tm
 
 
 def test_analyst_holding_the_lake_does_not_break_a_run(prefect_harness, tmp_path):
-    from flows.run import run_flow
+    from flows.jobs.run import run_flow
 
     inputs = tmp_path / "in"
     inputs.mkdir()
@@ -186,7 +186,7 @@ def test_analyst_holding_the_lake_does_not_break_a_run(prefect_harness, tmp_path
     analyst = subprocess.Popen(
         [sys.executable, "-c", textwrap.dedent(f"""
             import sys
-            from flows.warehouse import connect_readonly
+            from flows.warehouse.store import connect_readonly
             con = connect_readonly({str(wh)!r})
             print(con.sql("select count(*) from articles").fetchall()[0][0], flush=True)
             sys.stdin.readline()
@@ -210,9 +210,9 @@ def test_analyst_holding_the_lake_does_not_break_a_run(prefect_harness, tmp_path
 def test_undated_article_keeps_its_first_partition_on_a_later_day(prefect_harness, tmp_path):
     from prefect import flow
 
-    from flows.files import discover_files, read_files
-    from flows.pipeline import process_documents
-    from flows.runs import finish_run, start_run
+    from flows.sources.files import discover_files, read_files
+    from flows.pipeline.process import process_documents
+    from flows.pipeline.runs import finish_run, start_run
     from flows.settings import Settings
 
     store = Warehouse(tmp_path / "wh")
@@ -237,7 +237,7 @@ def test_undated_article_keeps_its_first_partition_on_a_later_day(prefect_harnes
 
 
 def test_duckdb_cli_from_the_registry_opens_the_lake(seed_run):
-    from flows.lake import cli_init_script
+    from flows.warehouse.lake import cli_init_script
 
     cli = shutil.which("duckdb", path=str(__import__("pathlib").Path(sys.executable).parent))
     assert cli, "duckdb-cli is a dependency: its shell must be installed beside python"

@@ -21,7 +21,7 @@ import httpx
 import polars as pl
 import pytest
 
-from flows.warehouse import Warehouse
+from flows.warehouse.store import Warehouse
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -32,7 +32,7 @@ BIN = Path(sys.executable).parent
 SERVER_START_TIMEOUT_S = 180
 RUN_TIMEOUT_S = 300
 FINAL_STATES = {"COMPLETED", "FAILED", "CRASHED", "CANCELLED"}
-#: Every deployment `fpwatch serve` registers (flows/deployments.py).
+#: Every deployment `fpwatch serve` registers (flows/jobs/deployments.py).
 SERVED = {"fpwatch-ingest", "fpwatch-backfill", "fpwatch-reprocess", "fpwatch-compact"}
 DAY = datetime.date(2021, 12, 12)  # the seed partition a December backfill rebuilds
 
@@ -184,7 +184,7 @@ def test_backfill_from_the_ui_rebuilds_partitions_while_an_analyst_reads(served,
     analyst = subprocess.Popen(
         [sys.executable, "-c", textwrap.dedent(f"""
             import json, os, time
-            from flows.warehouse import connect_readonly
+            from flows.warehouse.store import connect_readonly
             con = connect_readonly({str(warehouse)!r})
             def counts():
                 return con.sql(

@@ -19,7 +19,7 @@ import duckdb
 import polars as pl
 import pytest
 
-from flows.warehouse import Warehouse, load_contract, replace_rows
+from flows.warehouse.store import Warehouse, load_contract, replace_rows
 
 D1, D2 = dt.date(2024, 3, 1), dt.date(2024, 3, 2)
 WRITERS = ("x", "y")
@@ -81,14 +81,14 @@ class _Collect(logging.Handler):
 
 # ---------------------------------------------------------------------- child processes (spawn)
 def _writer(root: str, catalog: str, name: str, chunks: int, ready, results) -> None:
-    import flows.warehouse
+    import flows.warehouse.store
 
     handler = _Collect()
-    logging.getLogger("flows.warehouse").addHandler(handler)
-    logging.getLogger("flows.warehouse").setLevel(logging.WARNING)
+    logging.getLogger("flows.warehouse.store").addHandler(handler)
+    logging.getLogger("flows.warehouse.store").setLevel(logging.WARNING)
     # The retry log shows an error's first line only; keep the whole text of each retried error.
     errors: list[str] = []
-    predicate = flows.warehouse.is_retryable
+    predicate = flows.warehouse.store.is_retryable
 
     def recording(exc: BaseException) -> bool:
         retry = predicate(exc)
@@ -96,7 +96,7 @@ def _writer(root: str, catalog: str, name: str, chunks: int, ready, results) -> 
             errors.append(str(exc))
         return retry
 
-    flows.warehouse.is_retryable = recording
+    flows.warehouse.store.is_retryable = recording
     try:
         wh = _warehouse(root, catalog)
         wh.cursor().close()  # attach the lake before the race starts
@@ -171,14 +171,14 @@ def test_ensure_catalog_creates_the_tables_in_postgresql(pg_catalog, postgres_se
 
 def test_a_conflicting_replace_is_retried_and_leaves_each_id_once(pg_catalog, tmp_path, caplog, monkeypatch):
     """Deterministic conflict: another client replaces the same ids while our transaction is open."""
-    import flows.warehouse
+    import flows.warehouse.store
 
     first, second = _warehouse(tmp_path, pg_catalog), _warehouse(tmp_path, pg_catalog)
     first.ensure_catalog()
     first.commit(lambda cur: _replace_chunk(cur, SHARED, D1, "seed"))
     attempts, errors = [], []
-    predicate = flows.warehouse.is_retryable
-    monkeypatch.setattr(flows.warehouse, "is_retryable", lambda exc: errors.append(str(exc)) or predicate(exc))
+    predicate = flows.warehouse.store.is_retryable
+    monkeypatch.setattr(flows.warehouse.store, "is_retryable", lambda exc: errors.append(str(exc)) or predicate(exc))
 
     def work(cur):
         attempts.append(len(attempts) + 1)
@@ -186,7 +186,7 @@ def test_a_conflicting_replace_is_retried_and_leaves_each_id_once(pg_catalog, tm
         if len(attempts) == 1:  # the other writer commits the same keys first
             second.commit(lambda other: _replace_chunk(other, SHARED, D1, "second"))
 
-    with caplog.at_level(logging.WARNING, logger="flows.warehouse"):
+    with caplog.at_level(logging.WARNING, logger="flows.warehouse.store"):
         first.commit(work, what="replace shared ids")
     assert attempts == [1, 2]
     assert len(errors) == 1 and "Transaction conflict" in errors[0], errors

@@ -12,7 +12,7 @@ import duckdb
 import polars as pl
 import pytest
 
-from flows.warehouse import Warehouse, conform, connect_readonly, load_contract, replace_rows
+from flows.warehouse.store import Warehouse, conform, connect_readonly, load_contract, replace_rows
 
 D1, D2 = dt.date(2024, 3, 1), dt.date(2024, 3, 2)
 FPWATCH = Path(sys.executable).parent / "fpwatch"
@@ -215,7 +215,7 @@ def test_a_corrupt_data_file_is_reported_by_name(wh):
 
 
 def test_compact_merges_files_and_expires_snapshots(wh):
-    from flows.maintenance import compact_warehouse, lake_stats
+    from flows.warehouse.maintenance import compact_warehouse, lake_stats
 
     for i in range(12):
         wh.upsert("articles", _articles([f"a{i}-{k}" for k in range(200)], D1 if i % 2 else D2))
@@ -233,7 +233,7 @@ def test_compact_merges_files_and_expires_snapshots(wh):
 
 
 def test_migrate_converts_the_old_parquet_layout_row_for_row(tmp_path):
-    from flows.migrate import LEGACY_PREFIX, PENDING, migrate_warehouse
+    from flows.warehouse.migrate import LEGACY_PREFIX, PENDING, migrate_warehouse
 
     root = tmp_path / "old"
     lake = root / "lake"

@@ -6,7 +6,7 @@ Safe:
 - server-side request forgery guard: every hop's host is resolved and refused when any address
   is not globally routable, unless allowed by ``allow_private_hosts`` (loopback and private
   ranges), ``allow_hosts`` (names) or ``allow_networks`` (CIDR); link-local, cloud metadata,
-  multicast and unspecified addresses are refused whatever is allowed (flows/netguard.py,
+  multicast and unspecified addresses are refused whatever is allowed (flows/sources/netguard.py,
   AddressPolicy); the same check runs again inside the connection layer
   (``GuardedTransport``) on the address actually connected to, so a DNS answer that changes
   between check and connect (rebinding) cannot slip through;
@@ -47,8 +47,8 @@ from urllib.parse import urljoin, urlsplit, urlunsplit
 import httpx
 from pydantic import BaseModel, Field
 
-from flows import netguard
-from flows.netguard import GuardedTransport, is_public_address  # noqa: F401  (re-exported)
+from flows.sources import netguard
+from flows.sources.netguard import GuardedTransport, is_public_address  # noqa: F401  (re-exported)
 from transforms.pages import looks_like_html
 
 PROJECT_URL = "https://github.com/fpwatch/fpwatch"
@@ -71,7 +71,7 @@ class FetchSettings(BaseModel):
     user_agent: str = DEFAULT_USER_AGENT
     # Token matched against robots.txt User-agent lines.
     robots_user_agent: str = "fpwatch"
-    # What the address guard (flows/netguard.py) lets through besides public addresses. Link-local,
+    # What the address guard (flows/sources/netguard.py) lets through besides public addresses. Link-local,
     # cloud metadata, multicast and unspecified addresses stay refused whatever is set here.
     allow_private_hosts: bool = False  # loopback and private ranges (tests, an intranet)
     allow_hosts: list[str] = Field(default_factory=list)  # these host names, whatever they resolve to

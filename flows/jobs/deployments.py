@@ -10,10 +10,10 @@
 Missed runs: while `serve` is down, scheduled runs turn Late. Schedules are *not* paused when
 serve stops (Prefect's default pauses them and deletes the future runs, so a restart by another
 means leaves the schedule off). When serve is back, the first late ingest cancels the other late
-ones and catches up in one go (flows/ingest.py), and the deployment's concurrency limit of 1
+ones and catches up in one go (flows/jobs/ingest.py), and the deployment's concurrency limit of 1
 with CANCEL_NEW cancels any that start while it runs: no flood of late runs.
 Overlapping writes: every chunk is one DuckLake transaction; a writer whose commit conflicts with
-another's retries it with backoff (flows/warehouse.py), so flows may overlap.
+another's retries it with backoff (flows/warehouse/store.py), so flows may overlap.
 """
 
 from __future__ import annotations
@@ -46,7 +46,7 @@ def compact_flow(warehouse: str | None = None, keep_days: int | None = None) -> 
         warehouse: Warehouse directory; empty: the FPWATCH_WAREHOUSE setting.
         keep_days: Days of snapshots kept for time travel; empty: the setting.
     """
-    from flows.maintenance import compact_job
+    from flows.warehouse.maintenance import compact_job
 
     return compact_job(warehouse, keep_days)
 
@@ -57,9 +57,9 @@ def _one_at_a_time(collision: ConcurrencyLimitStrategy) -> ConcurrencyLimitConfi
 
 def build_deployments(settings: Settings | None = None) -> list[Any]:
     """The ingest, backfill, reprocess and compact deployments (RunnerDeployment objects), from the settings."""
-    from flows.backfill import backfill_flow
-    from flows.ingest import ingest_flow
-    from flows.reprocess import reprocess_flow
+    from flows.jobs.backfill import backfill_flow
+    from flows.jobs.ingest import ingest_flow
+    from flows.jobs.reprocess import reprocess_flow
 
     settings = settings or get_settings()
     common = {"tags": TAGS, "version": PIPELINE_VERSION, "entrypoint_type": EntrypointType.MODULE_PATH}

@@ -10,7 +10,7 @@ from typing import Any
 
 import polars as pl
 
-from flows.warehouse import Reject, Warehouse, replace_rows
+from flows.warehouse.store import Reject, Warehouse, replace_rows
 from transforms import PIPELINE_VERSION
 
 
@@ -46,7 +46,7 @@ class RunContext:
     partitions: set[dt.date] = field(default_factory=set)
     notes: list[str] = field(default_factory=list)
     snapshots: list[int] = field(default_factory=list)  # DuckLake snapshots this run committed
-    summary: dict[str, Any] | None = None  # set when the run is closed (flows/reports.py)
+    summary: dict[str, Any] | None = None  # set when the run is closed (flows/pipeline/reports.py)
 
     @property
     def today(self) -> dt.date:

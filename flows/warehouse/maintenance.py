@@ -16,8 +16,8 @@ import logging
 import time
 from typing import Any
 
-from flows.lake import LAKE
-from flows.warehouse import Warehouse, first_line
+from flows.warehouse.lake import LAKE
+from flows.warehouse.store import Warehouse, first_line
 
 log = logging.getLogger(__name__)
 
@@ -78,7 +78,7 @@ def compact_warehouse(warehouse: Warehouse, keep_days: int) -> dict[str, Any]:
 
 
 def compact_job(warehouse: str | None = None, keep_days: int | None = None) -> dict[str, Any]:
-    """Compact the configured warehouse (the body of the `compact` flow, flows/deployments.py)."""
+    """Compact the configured warehouse (the body of the `compact` flow, flows/jobs/deployments.py)."""
     from flows.settings import get_settings
 
     settings = get_settings()

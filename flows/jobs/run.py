@@ -11,12 +11,12 @@ import polars as pl
 from prefect import flow
 from prefect.logging import get_run_logger
 
-from flows.files import InputFile, discover_files, read_files
-from flows.pipeline import process_documents
-from flows.reports import run_lifecycle
-from flows.runs import RunContext
+from flows.sources.files import InputFile, discover_files, read_files
+from flows.pipeline.process import process_documents
+from flows.pipeline.reports import run_lifecycle
+from flows.pipeline.runs import RunContext
 from flows.settings import Settings, get_settings
-from flows.warehouse import Warehouse
+from flows.warehouse.store import Warehouse
 
 DEFAULT_INPUT = Path("seeds")
 

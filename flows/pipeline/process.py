@@ -32,9 +32,9 @@ from prefect import task
 from prefect.cache_policies import NO_CACHE
 from prefect.logging import get_run_logger
 
-from flows.runs import RunContext
+from flows.pipeline.runs import RunContext
 from flows.settings import Settings
-from flows.warehouse import Reject, Warehouse, conform, register, replace_rows
+from flows.warehouse.store import Reject, Warehouse, conform, register, replace_rows
 from transforms import PIPELINE_VERSION
 from transforms.articles import prepare_articles
 from transforms.dedup import compute_signatures, find_duplicates

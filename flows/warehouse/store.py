@@ -1,4 +1,4 @@
-"""The warehouse: every table in one DuckLake catalog (flows/lake.py says where it lives).
+"""The warehouse: every table in one DuckLake catalog (flows/warehouse/lake.py says where it lives).
 
 DuckLake does what fpwatch's hand-written Parquet layout did not: a commit over several tables is
 one snapshot, so a reader sees a chunk's articles with their mentions, topics and signatures or
@@ -33,13 +33,19 @@ from typing import Any, TypeVar
 import duckdb
 import polars as pl
 
-from flows.lake import LAKE, LakeError, LakeLocation, connect, resolve_location
+from flows.warehouse.lake import LAKE, LakeError, LakeLocation, connect, resolve_location
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
 
-SQL_DIR = Path(__file__).resolve().parent.parent / "sql"
+SQL_DIR = Path(__file__).resolve().parents[2] / "sql"
 PARTITION_COLUMN = "partition_date"
+#: How per-day tables are laid out in files: by month of partition_date. Day folders made ~5,500
+#: small files a table-year at 100,000 articles (bench/warehouse.py), and every scan opened all of
+#: them; month folders keep files large while a filter on partition_date still prunes whole months
+#: from the partition values and days inside a month from the files' min/max statistics.
+PARTITIONING = f"year({PARTITION_COLUMN}), month({PARTITION_COLUMN})"
+PARTITIONING_KEY = "partitioning"
 #: Records which migrations and view texts the catalog holds (name -> fingerprint).
 CATALOG_TABLE = "fpwatch_catalog"
 #: One row that every commit replaces. DuckLake detects conflicts per table, and two transactions
@@ -319,7 +325,8 @@ class Warehouse:
         have = self.commit(bootstrap, what="catalog bootstrap", token=False)
         todo_schema = [(k, f, p) for k, (f, p) in wanted.items() if k not in have]
         todo_views = [(k, f, p) for k, (f, p) in views.items() if have.get(k) != f]
-        if not todo_schema and not todo_views:
+        partitioning = have.get(PARTITIONING_KEY) != PARTITIONING
+        if not todo_schema and not todo_views and not partitioning:
             return False
 
         def apply(cur: duckdb.DuckDBPyConnection) -> None:
@@ -329,9 +336,13 @@ class Warehouse:
                     continue
                 cur.execute(path.read_text())
                 cur.execute(f"insert into {CATALOG_TABLE} values ($n, $f, now())", {"n": key, "f": fingerprint})
-            for table in load_contract().values():
-                if table.partitioned:
-                    cur.execute(f'alter table "{table.name}" set partitioned by ({PARTITION_COLUMN})')
+            if partitioning or todo_schema:
+                for table in load_contract().values():
+                    if table.partitioned:
+                        cur.execute(f'alter table "{table.name}" set partitioned by ({PARTITIONING})')
+                cur.execute(f"delete from {CATALOG_TABLE} where name = $n", {"n": PARTITIONING_KEY})
+                cur.execute(f"insert into {CATALOG_TABLE} values ($n, $f, now())",
+                            {"n": PARTITIONING_KEY, "f": PARTITIONING})
             cur.execute(f"comment on table {CATALOG_TABLE} is "
                         "'Migrations (sql/schema/) and analyst views (sql/views/) this catalog holds, with fingerprints.'")
             self._create_views(cur, [p for _, _, p in todo_views])
@@ -407,6 +418,6 @@ def replace_rows(
 
 def connect_readonly(root: Path | str) -> duckdb.DuckDBPyConnection:
     """Open a warehouse read-only and sandboxed, as an analyst would (safe while runs commit)."""
-    from flows.lake import connect_analyst
+    from flows.warehouse.lake import connect_analyst
 
     return connect_analyst(Warehouse(root).location)

@@ -14,8 +14,8 @@ from pathlib import Path
 
 import duckdb
 
-from flows.lake import DATA_DIR
-from flows.warehouse import Warehouse, load_contract
+from flows.warehouse.lake import DATA_DIR
+from flows.warehouse.store import Warehouse, load_contract
 
 #: Files of the old layout that are not tables (moved aside with the tables).
 LEGACY_FILES = ("warehouse.duckdb", "warehouse.duckdb.wal", "catalog.json", ".locks")

@@ -13,7 +13,7 @@ from pathlib import Path
 import polars as pl
 from charset_normalizer import from_bytes
 
-from flows.warehouse import Reject
+from flows.warehouse.store import Reject
 
 SUFFIX_KIND = {".txt": "text", ".html": "html", ".htm": "html"}
 #: Bytes inspected for binary content. 8 KB is what git and file(1) look at.

@@ -4,7 +4,7 @@ Incremental: a file whose bytes are already committed (same article id, same sha
 is skipped by the pipeline; the fetch flow keeps its own state of pages seen. So one run catches up on everything
 since the last one, however long ago that was, and a late run does not need the runs it missed:
 the first late run of the deployment cancels the other late ones ("superseded") and catches up in
-one go. The deployment also allows only one ingest at a time (flows/deployments.py).
+one go. The deployment also allows only one ingest at a time (flows/jobs/deployments.py).
 """
 
 from __future__ import annotations
@@ -16,10 +16,10 @@ from typing import Any
 from prefect import flow
 from prefect.logging import get_run_logger
 
-from flows.reports import run_lifecycle
-from flows.run import ingest_files
+from flows.pipeline.reports import run_lifecycle
+from flows.jobs.run import ingest_files
 from flows.settings import get_settings
-from flows.warehouse import Warehouse
+from flows.warehouse.store import Warehouse
 
 
 def cancel_late_runs() -> list[str]:
@@ -90,7 +90,7 @@ def ingest_flow(
             if run.skipped:
                 run.notes.append(f"{run.skipped} files unchanged since they were ingested")
         if sources:
-            from flows.fetch import fetch_flow
+            from flows.sources.fetch import fetch_flow
 
             fetched = fetch_flow(sources_file=sources, warehouse=str(store.root))
             run.partitions.update(fetched.get("partitions") or [])

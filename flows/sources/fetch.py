@@ -1,7 +1,7 @@
 """`fpwatch fetch`: discover article URLs from feeds, sitemaps and URL lists, fetch them politely,
 keep the raw pages, and hand them to the shared pipeline.
 
-Incremental and restartable, with two small lake tables of our own (flows/fetch_store.py:
+Incremental and restartable, with two small lake tables of our own (flows/sources/fetch_store.py:
 ``fetch_state``, the latest event per URL, and ``raw_pages``, the raw bytes of every page).
 
 Per run:
@@ -34,14 +34,14 @@ from prefect import flow, task
 from prefect.cache_policies import NO_CACHE
 from prefect.logging import get_run_logger
 
-from flows.fetch_store import MAX_TRANSIENT_TRIES, RAW_SCHEMA, TRANSIENT_REASONS, FetchStore, state_row
-from flows.files import DOCUMENT_SCHEMA
-from flows.http import CrawlMemory, FetchResult, FetchSettings, HostPolicy, PoliteClient, run_coroutine
-from flows.netguard import AddressPolicy
-from flows.pipeline import process_documents
-from flows.reports import run_lifecycle
+from flows.sources.fetch_store import MAX_TRANSIENT_TRIES, RAW_SCHEMA, TRANSIENT_REASONS, FetchStore, state_row
+from flows.sources.files import DOCUMENT_SCHEMA
+from flows.sources.http import CrawlMemory, FetchResult, FetchSettings, HostPolicy, PoliteClient, run_coroutine
+from flows.sources.netguard import AddressPolicy
+from flows.pipeline.process import process_documents
+from flows.pipeline.reports import run_lifecycle
 from flows.settings import Settings, get_settings
-from flows.warehouse import Reject, Warehouse
+from flows.warehouse.store import Reject, Warehouse
 from transforms.feeds import (
     FeedError,
     canonicalize_url,

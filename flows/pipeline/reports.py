@@ -33,12 +33,12 @@ from prefect import task
 from prefect.cache_policies import NO_CACHE
 from prefect.context import FlowRunContext, TaskRunContext
 
-from flows.runs import RunContext, finish_run, start_run
+from flows.pipeline.runs import RunContext, finish_run, start_run
 from flows.settings import Settings
 import polars as pl
 
-from flows.lake import LAKE
-from flows.warehouse import PARTITION_COLUMN, SQL_DIR, Warehouse, first_line, load_contract
+from flows.warehouse.lake import LAKE
+from flows.warehouse.store import PARTITION_COLUMN, SQL_DIR, Warehouse, first_line, load_contract
 
 log = logging.getLogger(__name__)
 CHECKS_DIR = SQL_DIR / "checks"
@@ -350,7 +350,7 @@ def run_lifecycle(flow: str, parameters: dict[str, Any], warehouse: Warehouse, s
 
     The one start/fail/close of every flow: after the block, `run.summary` holds the summary.
     """
-    from flows.pipeline import write_topics
+    from flows.pipeline.process import write_topics
 
     warehouse.ensure_catalog()
     write_topics(warehouse)

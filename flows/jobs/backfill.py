@@ -1,6 +1,6 @@
 """`backfill`: rebuild a date range of day partitions, from stored raw inputs or by re-fetching.
 
-The days' inputs go through the one pipeline (flows/pipeline.py) in date order, as chunks of whole
+The days' inputs go through the one pipeline (flows/pipeline/process.py) in date order, as chunks of whole
 days (about `Settings.chunk_size` inputs each): transform batches run in worker processes, and each
 chunk is linked and committed as one transaction, so duplicates and stories are found against
 earlier days exactly as an incremental run would find them, and a reader sees a chunk whole or not
@@ -25,12 +25,12 @@ import polars as pl
 from prefect import flow
 from prefect.logging import get_run_logger
 
-from flows.files import DOCUMENT_SCHEMA
-from flows.pipeline import process_documents
-from flows.reports import run_lifecycle
-from flows.runs import RunContext
+from flows.sources.files import DOCUMENT_SCHEMA
+from flows.pipeline.process import process_documents
+from flows.pipeline.reports import run_lifecycle
+from flows.pipeline.runs import RunContext
 from flows.settings import Settings, get_settings
-from flows.warehouse import Reject, Warehouse
+from flows.warehouse.store import Reject, Warehouse
 
 MODES = ("reprocess", "refetch")
 BackfillMode = Literal["reprocess", "refetch"]
@@ -83,7 +83,7 @@ def _outlets(settings: Settings) -> dict[str, Any]:
     """Outlets of the configured sources file by name (empty when none is configured)."""
     if settings.ingest_sources_file is None:
         return {}
-    from flows.fetch import load_sources_file  # the fetch flow owns the sources file format
+    from flows.sources.fetch import load_sources_file  # the fetch flow owns the sources file format
 
     try:
         return {s.name: s for s in load_sources_file(Path(settings.ingest_sources_file))}
@@ -94,10 +94,10 @@ def _outlets(settings: Settings) -> dict[str, Any]:
 def _fetched_urls(warehouse: Warehouse, names: set[str]) -> frozenset[str]:
     """Page URLs the fetch flow recorded for these outlets (fetch_state.source_name)."""
     try:
-        from flows.fetch_store import FetchStore
+        from flows.sources.fetch_store import FetchStore
     except ImportError:
         try:
-            from flows.fetch import FetchStore
+            from flows.sources.fetch import FetchStore
         except ImportError:
             return frozenset()
     state = FetchStore(warehouse).state().filter(pl.col("source_name").is_in(list(names)))
@@ -191,15 +191,15 @@ def refetch_documents(urls: list[str], settings: Settings) -> tuple[pl.DataFrame
     if not urls:
         return pl.DataFrame(schema=DOCUMENT_SCHEMA), []
     try:
-        from flows.fetch import build_fetch_settings
-        from flows.http import PoliteClient, run_coroutine
+        from flows.sources.fetch import build_fetch_settings
+        from flows.sources.http import PoliteClient, run_coroutine
         from transforms.feeds import canonicalize_url
         try:
             from transforms.pages import decode_page
         except ImportError:
             from transforms.feeds import decode_page
     except ImportError as exc:  # the fetch flow is a separate component
-        raise BackfillError(f"mode=refetch needs the fetch flow (flows/fetch.py): {exc}") from None
+        raise BackfillError(f"mode=refetch needs the fetch flow (flows/sources/fetch.py): {exc}") from None
     import hashlib
 
     fetch_settings = build_fetch_settings(settings, False)

@@ -1,6 +1,6 @@
 """Server-side request forgery guard: refuse loopback, private, link-local and reserved addresses.
 
-Two layers, both used by flows/http.py:
+Two layers, both used by flows/sources/http.py:
 - ``is_public_address`` / ``resolve_host``: the client checks every hop before requesting it, so a
   refusal is reported as ``blocked_private_address`` with the address;
 - ``GuardedTransport``: an httpx transport whose connections resolve, check and then connect to
@@ -95,13 +95,8 @@ class AddressPolicy:
 
 def is_public_address(address: str) -> bool:
     """True when an IP address is globally routable (not loopback/private/link-local/...)."""
-    try:
-        ip = ipaddress.ip_address(address.split("%", 1)[0])
-    except ValueError:
-        return False
-    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
-        ip = ip.ipv4_mapped
-    return ip.is_global and not ip.is_multicast
+    ip = _ip(address)
+    return ip is not None and ip.is_global and not ip.is_multicast
 
 
 async def resolve_host(host: str, port: int) -> list[str]:

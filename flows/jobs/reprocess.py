@@ -3,7 +3,7 @@
 Every article's raw input (file text as read, or fetched HTML) is kept in the `raw_inputs` lake
 table, partitioned like `articles`. When PIPELINE_VERSION changes, the partitions written by an
 older version are rebuilt from it, day by day, with no re-reading of files and no re-fetching.
-The day work is backfill's (flows/backfill.py): chunks of whole days in date order through the one
+The day work is backfill's (flows/jobs/backfill.py): chunks of whole days in date order through the one
 pipeline, each chunk one commit.
 
 Scheduled nightly by the `reprocess` deployment (only outdated partitions: a no-op when nothing
@@ -19,10 +19,10 @@ import polars as pl
 from prefect import flow
 from prefect.logging import get_run_logger
 
-from flows.backfill import BackfillError, _as_date, process_days, resolve_sources
-from flows.reports import run_lifecycle
+from flows.jobs.backfill import BackfillError, _as_date, process_days, resolve_sources
+from flows.pipeline.reports import run_lifecycle
 from flows.settings import get_settings
-from flows.warehouse import Warehouse
+from flows.warehouse.store import Warehouse
 from transforms import PIPELINE_VERSION
 
 #: Tables whose partitions say which pipeline version built a day.

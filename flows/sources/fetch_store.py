@@ -16,7 +16,7 @@ import polars as pl
 
 import duckdb
 
-from flows.warehouse import Warehouse, replace_rows
+from flows.warehouse.store import Warehouse, replace_rows
 
 STATE_TABLE = "fetch_state"
 RAW_TABLE = "raw_pages"

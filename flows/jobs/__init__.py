@@ -1,0 +1,1 @@
+"""The flows people and schedules start: run, ingest, backfill, reprocess, compact, and their deployments."""

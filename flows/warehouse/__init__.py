@@ -1,0 +1,1 @@
+"""Where the data lives: the DuckLake catalog, commits, migrations, maintenance."""
