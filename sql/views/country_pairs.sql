@@ -2,7 +2,9 @@
 -- article, sentence and unordered pair (country_a < country_b). A first step towards dyads:
 --   select country_a, country_b, count(distinct article_id) from country_pairs group by all order by 3 desc
 create or replace view country_pairs as
-with country_mentions as (
+-- not materialized: the view is used twice below, and a materialized CTE would be computed over every
+-- mention before an analyst's filter on partition_date could prune it (19 s for one month at 1M articles).
+with country_mentions as not materialized (
     select distinct
         m.article_id,
         m.partition_date,
@@ -26,6 +28,7 @@ pairs as (
     from country_mentions as a
     join country_mentions as b
         on a.article_id = b.article_id
+        and a.partition_date = b.partition_date
         and a.sentence_index = b.sentence_index
         and a.country_code < b.country_code
 ),
@@ -41,7 +44,7 @@ final as (
         p.country_b,
         p.country_b_name
     from pairs as p
-    join articles as art using (article_id)
+    join articles as art on art.article_id = p.article_id and art.partition_date = p.partition_date
 )
 
 select * from final;
