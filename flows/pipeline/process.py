@@ -41,7 +41,7 @@ from transforms.dedup import compute_signatures, find_duplicates
 from transforms.entities import extract_entities, load_ner_pipeline
 from transforms.gazetteer import load_gazetteer
 from transforms.ids import article_identity, stable_id
-from transforms.linking import duplicate_order, place_articles, story_days, story_history, story_pool
+from transforms.linking import duplicate_order, place_articles, story_days, story_groups, story_history, story_pool
 from transforms.stories import assign_stories, summarize_stories
 from transforms.topics import load_taxonomy, score_topics, taxonomy_frame
 
@@ -289,9 +289,14 @@ def link_articles(
     candidates = _candidate_signatures(warehouse, signatures)
     dups = find_duplicates(articles.select("article_id", "body", "sort_key"), signatures, candidates)
     articles = articles.join(dups.select("article_id", "duplicate_of"), on="article_id", how="left")
-    history = _story_history(warehouse, story_days(articles, today, settings.story_window_days), ids)
-    stories = assign_stories(story_pool(articles, mentions), history, window_days=settings.story_window_days)
-    articles = articles.join(stories.select("article_id", "story_id"), on="article_id", how="left")
+    window = settings.story_window_days
+    assigned = []
+    for group in story_groups(articles, today, window):  # one window of history in memory at a time
+        history = _story_history(warehouse, story_days(group, today, window), ids)
+        pool = story_pool(group, mentions.join(group.select("article_id"), on="article_id", how="semi"))
+        assigned.append(assign_stories(pool, history, window_days=window).select("article_id", "story_id"))
+    stories = pl.concat(assigned) if assigned else pl.DataFrame(schema={"article_id": pl.Utf8, "story_id": pl.Utf8})
+    articles = articles.join(stories, on="article_id", how="left")
     return articles, signatures
 
 

@@ -63,3 +63,15 @@ def test_story_pool_keeps_previous_story_and_entity_lists():
     pool = story_pool(articles, mentions).sort("article_id")
     assert pool["story_id"].to_list() == ["s1", None]
     assert pool["entity_ids"].to_list() == [["jp", "us"], []]
+
+
+def test_story_groups_split_where_windows_cannot_meet():
+    from transforms.linking import story_groups
+
+    dates = [dt.date(2024, 5, 1), dt.date(2024, 5, 3), dt.date(2024, 5, 20), None, dt.date(2021, 1, 1)]
+    frame = pl.DataFrame({"article_id": ["a", "b", "c", "u", "old"], "published_date": dates})
+    groups = [sorted(g["article_id"].to_list()) for g in story_groups(frame, TODAY, window_days=3)]
+    # 2021 alone; May 1 and 3 together (2 days apart); May 10 (today, the undated one) alone; May 20 alone
+    assert groups == [["old"], ["a", "b"], ["u"], ["c"]]
+    assert sum(len(g) for g in groups) == frame.height
+    assert [len(g) for g in story_groups(frame, TODAY, window_days=10)] == [1, 4]
