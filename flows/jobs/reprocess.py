@@ -22,7 +22,7 @@ from prefect.logging import get_run_logger
 from flows.jobs.backfill import BackfillError, _as_date, process_days, resolve_sources
 from flows.pipeline.reports import run_lifecycle
 from flows.settings import get_settings
-from flows.warehouse.store import Warehouse
+from flows.warehouse.store import Warehouse, date_list
 from transforms import PIPELINE_VERSION
 
 #: Tables whose partitions say which pipeline version built a day.
@@ -47,14 +47,13 @@ def outdated_days(warehouse: Warehouse, days: list[dt.date], version: str = PIPE
     """The days among `days` with any article or raw input written by another pipeline version."""
     if not days:
         return []
-    frames = {"_days": pl.DataFrame({"d": days}, schema={"d": pl.Date})}
     stale = warehouse.query(
         " union ".join(
-            f"select distinct partition_date from {table} where partition_date in (select d from _days) "
+            f"select distinct partition_date from {table} where partition_date in {date_list(days)} "
             "and pipeline_version is distinct from $version"
             for table in VERSIONED_TABLES
         ) + " order by 1",
-        {"version": version}, **frames,
+        {"version": version},
     )
     return stale["partition_date"].to_list()
 

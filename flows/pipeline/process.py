@@ -34,7 +34,7 @@ from prefect.logging import get_run_logger
 
 from flows.pipeline.runs import RunContext
 from flows.settings import Settings
-from flows.warehouse.store import Reject, Warehouse, conform, register, replace_rows
+from flows.warehouse.store import Reject, Warehouse, conform, date_list, register, replace_rows
 from transforms import PIPELINE_VERSION
 from transforms.articles import prepare_articles
 from transforms.dedup import compute_signatures, find_duplicates
@@ -253,22 +253,21 @@ def _story_history(warehouse: Warehouse, days: list[dt.date], exclude: pl.DataFr
     """Stored articles with a story in the partitions `days` (and their entity lists)."""
     if not days:
         days = [dt.date(1970, 1, 1)]
-    frames = {"_days": pl.DataFrame({"d": days}, schema={"d": pl.Date}), "_ids": exclude}
     history = warehouse.query(
-        """
+        f"""
         select article_id, title, body, publisher, duplicate_of, story_id, published_date as date
         from articles
-        where partition_date in (select d from _days) and story_id is not null
+        where partition_date in {date_list(days)} and story_id is not null
           and article_id not in (select article_id from _ids)
-        """, **frames,
+        """, _ids=exclude,
     )
     mentions = warehouse.query(
-        """
+        f"""
         select m.article_id, m.entity_id
         from mentions as m
-        where m.partition_date in (select d from _days)
+        where m.partition_date in {date_list(days)}
           and m.article_id in (select article_id from _hist)
-        """, _days=frames["_days"], _hist=history.select("article_id"),
+        """, _hist=history.select("article_id"),
     ) if history.height else pl.DataFrame(schema={"article_id": pl.Utf8, "entity_id": pl.Utf8})
     return story_history(history, mentions)
 

@@ -35,10 +35,9 @@ from prefect.context import FlowRunContext, TaskRunContext
 
 from flows.pipeline.runs import RunContext, finish_run, start_run
 from flows.settings import Settings
-import polars as pl
 
 from flows.warehouse.lake import LAKE
-from flows.warehouse.store import PARTITION_COLUMN, SQL_DIR, Warehouse, first_line, load_contract
+from flows.warehouse.store import PARTITION_COLUMN, SQL_DIR, Warehouse, date_list, first_line, load_contract
 
 log = logging.getLogger(__name__)
 CHECKS_DIR = SQL_DIR / "checks"
@@ -120,11 +119,9 @@ def connect_lake(warehouse: Warehouse, partitions: Iterable[dt.date]) -> duckdb.
     """
     days = sorted(set(partitions))
     cur = warehouse.cursor(use_lake=False)
-    cur.register("_run_days", pl.DataFrame({"d": days}, schema={"d": pl.Date}).to_arrow())
-    cur.execute("create or replace temp table run_days as select d from _run_days")
     for table in load_contract().values():
         cur.execute(f'create or replace temp view "all_{table.name}" as select * from {LAKE}."{table.name}"')
-        scope = f" where {PARTITION_COLUMN} in (select d from run_days)" if table.partitioned else ""
+        scope = f" where {PARTITION_COLUMN} in {date_list(days)}" if table.partitioned else ""
         cur.execute(f'create or replace temp view "{table.name}" as select * from {LAKE}."{table.name}"{scope}')
     return cur
 

@@ -386,6 +386,17 @@ class Warehouse:
             cur.close()
 
 
+def date_list(days: Iterable[dt.date]) -> str:
+    """`(date '2024-01-01', ...)`: a literal IN list of days (`(NULL)`, matching nothing, when empty).
+
+    A literal list lets DuckLake prune partitions and files before reading; a subquery over a
+    registered frame does not (a scan then reads every file: ~640,000 articles' bodies for a
+    window spread over three years at 1M articles, bench/warehouse.py).
+    """
+    listed = ", ".join(f"date '{d.isoformat()}'" for d in sorted(set(days)))
+    return f"({listed or 'NULL'})"
+
+
 def register(cur: duckdb.DuckDBPyConnection, **frames: pl.DataFrame) -> None:
     """Make frames readable by name in SQL on `cur` (Arrow, zero copy)."""
     for name, frame in frames.items():
@@ -403,9 +414,8 @@ def replace_rows(
     if keys:
         cur.register("_keys", pl.DataFrame({"k": keys}, schema={"k": pl.Utf8}).to_arrow())
         if days is not None and load_contract()[table].partitioned:
-            cur.register("_days", pl.DataFrame({"d": sorted(set(days))}, schema={"d": pl.Date}).to_arrow())
             cur.execute(
-                f'delete from "{table}" where {PARTITION_COLUMN} in (select d from _days) '
+                f'delete from "{table}" where {PARTITION_COLUMN} in {date_list(days)} '
                 f"and {key} in (select k from _keys)"
             )
         else:
