@@ -249,13 +249,18 @@ def _candidate_signatures(warehouse: Warehouse, signatures: pl.DataFrame) -> pl.
     return conform(frame, "article_signatures")
 
 
-def _story_history(warehouse: Warehouse, days: list[dt.date], exclude: pl.DataFrame) -> pl.DataFrame:
-    """Stored articles with a story in the partitions `days` (and their entity lists)."""
-    if not days:
-        days = [dt.date(1970, 1, 1)]
+#: Days of stored articles read in one query pair for story linking: windows of a chunk are read
+#: together up to this many days (about two months: ~55,000 articles at 1M over three years, ~0.4 GB
+#: of bodies), instead of one query pair per window (100 articles spread over three years made 100
+#: windows: 190 s at 1M, bench/warehouse.py) or all windows at once (12 GiB).
+HISTORY_BATCH_DAYS = 62
+
+
+def _read_history(warehouse: Warehouse, days: list[dt.date], exclude: pl.DataFrame) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """Stored articles with a story in the partitions `days`, and their mentions (entity ids)."""
     history = warehouse.query(
         f"""
-        select article_id, title, body, publisher, duplicate_of, story_id, published_date as date
+        select article_id, title, body, publisher, duplicate_of, story_id, published_date as date, partition_date
         from articles
         where partition_date in {date_list(days)} and story_id is not null
           and article_id not in (select article_id from _ids)
@@ -269,7 +274,26 @@ def _story_history(warehouse: Warehouse, days: list[dt.date], exclude: pl.DataFr
           and m.article_id in (select article_id from _hist)
         """, _hist=history.select("article_id"),
     ) if history.height else pl.DataFrame(schema={"article_id": pl.Utf8, "entity_id": pl.Utf8})
-    return story_history(history, mentions)
+    return history, mentions
+
+
+def _story_histories(warehouse: Warehouse, windows: list[list[dt.date]], exclude: pl.DataFrame) -> Iterator[pl.DataFrame]:
+    """The stored history of each window, in order, read in batches of up to HISTORY_BATCH_DAYS days.
+
+    A generator: one batch's rows are in memory at a time.
+    """
+    i = 0
+    while i < len(windows):
+        batch, union = [windows[i]], set(windows[i])
+        i += 1
+        while i < len(windows) and len(union | set(windows[i])) <= HISTORY_BATCH_DAYS:
+            union |= set(windows[i])
+            batch.append(windows[i])
+            i += 1
+        history, mentions = _read_history(warehouse, sorted(union), exclude)
+        for days in batch:
+            mine = history.filter(pl.col("partition_date").is_in(days)).drop("partition_date")
+            yield story_history(mine, mentions.join(mine.select("article_id"), on="article_id", how="semi"))
 
 
 @task(name="link-articles", cache_policy=NO_CACHE)
@@ -290,8 +314,9 @@ def link_articles(
     articles = articles.join(dups.select("article_id", "duplicate_of"), on="article_id", how="left")
     window = settings.story_window_days
     assigned = []
-    for group in story_groups(articles, today, window):  # one window of history in memory at a time
-        history = _story_history(warehouse, story_days(group, today, window), ids)
+    groups = story_groups(articles, today, window)  # groups whose windows cannot meet
+    histories = _story_histories(warehouse, [story_days(g, today, window) for g in groups], ids)
+    for group, history in zip(groups, histories, strict=True):
         pool = story_pool(group, mentions.join(group.select("article_id"), on="article_id", how="semi"))
         assigned.append(assign_stories(pool, history, window_days=window).select("article_id", "story_id"))
     stories = pl.concat(assigned) if assigned else pl.DataFrame(schema={"article_id": pl.Utf8, "story_id": pl.Utf8})
