@@ -42,18 +42,24 @@ def _location(warehouse: Path | None):
 class _TracebacksToLog:
     """A logging filter: tracebacks go to a log file instead of the screen (unless --debug)."""
 
-    def __init__(self, path: Path):
-        self.path = path
+    def __init__(self, guard: "_Guard"):
+        self.guard = guard
+
+    @property
+    def path(self) -> Path:
+        return self.guard.path
+
+    @path.setter
+    def path(self, value: Path) -> None:
+        self.guard.path = value
 
     def filter(self, record) -> bool:
         import logging
         import traceback
 
         if record.exc_info and not _DEBUG:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            with open(self.path, "a") as fh:
-                fh.write(f"{logging.Formatter().formatTime(record)} {record.name}: {record.getMessage()}\n")
-                fh.write("".join(traceback.format_exception(*record.exc_info)) + "\n")
+            _write_log(self, f"{logging.Formatter().formatTime(record)} {record.name}: {record.getMessage()}\n"
+                       + "".join(traceback.format_exception(*record.exc_info)) + "\n")
             record.exc_info = None
             record.exc_text = None
         return True
@@ -69,13 +75,28 @@ def _log_path(warehouse: Path | None) -> Path:
     return root / "logs" / f"fpwatch-{dt.datetime.now():%Y%m%d-%H%M%S}-{os.getpid()}.log"
 
 
+def _write_log(holder, text: str) -> None:
+    """Append to the holder's log file; when that fails (a full disk is one reason to be here), use the temp dir."""
+    import tempfile
+
+    for path in (holder.path, Path(tempfile.gettempdir()) / "fpwatch-logs" / holder.path.name):
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            with open(path, "a") as fh:
+                fh.write(text)
+            holder.path = path
+            return
+        except OSError:
+            continue
+
+
 class _Guard:
     """Run a flow command: on failure print one line (what failed, where the traceback is) and exit 1."""
 
     def __init__(self, what: str, warehouse: Path | None):
         self.what = what
-        self.log = _log_path(warehouse)
-        self.filter = _TracebacksToLog(self.log)
+        self.path = _log_path(warehouse)
+        self.filter = _TracebacksToLog(self)
 
     def __enter__(self) -> "_Guard":
         import logging
@@ -111,13 +132,11 @@ class _Guard:
             raise typer.Exit(130)
         if _DEBUG:
             return False
-        self.log.parent.mkdir(parents=True, exist_ok=True)
-        with open(self.log, "a") as fh:
-            fh.write("".join(traceback.format_exception(kind, exc, tb)))
+        _write_log(self, "".join(traceback.format_exception(kind, exc, tb)))
         first = " ".join(str(exc).split()) or type(exc).__name__
         if len(first) > 400:
             first = first[:400] + " ..."
-        console.print(f"[red]error:[/red] {self.what} failed: {type(exc).__name__}: {first} (details: {self.log})",
+        console.print(f"[red]error:[/red] {self.what} failed: {type(exc).__name__}: {first} (details: {self.path})",
                       soft_wrap=True)
         raise typer.Exit(_exit_code(exc))
 
