@@ -160,6 +160,52 @@ def _pool_terms(pool: pl.DataFrame, p: StoryParams) -> pl.DataFrame:
             .group_by("row", "term").agg(pl.col("weight").sum()))
 
 
+def story_terms(articles: pl.DataFrame, **params) -> pl.DataFrame:
+    """The evidence terms of each article before IDF, to store with it (article_signatures).
+
+    articles: article_id, title, body, entity_ids (list[str], may be absent).
+    Returns: article_id, story_terms (list[str], sorted), story_weights (list[f32], same order).
+    A stored article's terms are read back instead of re-tokenising its text whenever it is in
+    the history window of new articles: the clustering result is the same (the weights are
+    small integers, exact in f32). They depend on the weights of ``StoryParams`` and the
+    tokeniser: a change to either changes PIPELINE_VERSION, so that reprocess rewrites them.
+    """
+    p = StoryParams(**params)
+    prepared = _prepare(articles, True)
+    ids = prepared.select("article_id").with_row_index("row")
+    if not prepared.height:
+        return pl.DataFrame(schema=STORY_TERMS_SCHEMA)
+    terms = (_pool_terms(prepared, p).sort("row", "term")
+             .group_by("row", maintain_order=True)
+             .agg(pl.col("term").alias("story_terms"), pl.col("weight").cast(pl.Float32).alias("story_weights")))
+    return (ids.join(terms, on="row", how="left")
+            .select("article_id",
+                    pl.col("story_terms").fill_null(pl.lit([], pl.List(pl.String))),
+                    pl.col("story_weights").fill_null(pl.lit([], pl.List(pl.Float32))))
+            .cast(STORY_TERMS_SCHEMA))
+
+
+STORY_TERMS_SCHEMA = {"article_id": pl.String, "story_terms": pl.List(pl.String), "story_weights": pl.List(pl.Float32)}
+
+
+def _terms_of(pool: pl.DataFrame, p: StoryParams) -> pl.DataFrame:
+    """row, term, weight of every pool row: stored terms where the row has them, else from its text."""
+    indexed = pool.select("story_terms", "story_weights").with_row_index("row")
+    has = pool["story_terms"].is_not_null()
+    parts = []
+    if has.any():
+        parts.append(
+            indexed.filter(has).explode("story_terms", "story_weights").drop_nulls("story_terms")
+            .select(pl.col("row").cast(pl.UInt32), pl.col("story_terms").alias("term"),
+                    pl.col("story_weights").cast(pl.Float64).alias("weight"))
+        )
+    if not has.all():
+        rows = indexed.filter(~has)["row"].to_numpy()
+        fresh = _pool_terms(pool.filter(~has), p)  # rows numbered within the rows without terms
+        parts.append(fresh.with_columns(pl.Series("row", rows[fresh["row"].to_numpy()], dtype=pl.UInt32)))
+    return pl.concat(parts)
+
+
 def _tfidf(terms: pl.DataFrame, n: int, max_terms: int) -> sp.csr_matrix:
     """Sublinear TF x smooth IDF over the pool, top-MAX_TERMS per row, L2-normalised rows."""
     if terms.height == 0:
@@ -179,33 +225,63 @@ def _tfidf(terms: pl.DataFrame, n: int, max_terms: int) -> sp.csr_matrix:
     return (sp.diags(1.0 / norms) @ x).tocsr()
 
 
-def _neighbours(x: sp.csr_matrix, days: np.ndarray, window_days: int, p: StoryParams
-                ) -> tuple[sp.csr_matrix, sp.csr_matrix]:
-    """Neighbour lists of every pool row (cosine >= MIN_NEIGHBOR_COS, within the window).
+def _top_rows(x: sp.csr_matrix, xt: sp.csr_matrix, rows: np.ndarray, days: np.ndarray, window_days: int,
+              keep_n: int, p: StoryParams) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """The keep_n nearest pool rows of each of `rows` (cosine >= MIN_NEIGHBOR_COS, within the window).
 
-    Returns (member, cos): member[i, j] = 1 for j among the KNN nearest of i or j == i;
-    cos = symmetric cosine of every pair among the CANDIDATES nearest of either article.
+    Returns (r, c, v, rank) sorted by row, then highest cosine first, ties by pool position
+    (date, article_id), so the result does not depend on which other rows are searched.
     """
-    n = x.shape[0]
-    xt = x.T.tocsr()
-    keep_n = max(p.candidates, p.knn)
-    parts_r, parts_c, parts_v, parts_rank = [], [], [], []
-    for start in range(0, n, _ROW_CHUNK):
-        block = (x[start : start + _ROW_CHUNK] @ xt).tocoo()
-        r, c, v = block.row.astype(np.int64) + start, block.col.astype(np.int64), block.data
+    parts: list[tuple[np.ndarray, ...]] = []
+    for start in range(0, len(rows), _ROW_CHUNK):
+        sel = rows[start : start + _ROW_CHUNK]
+        block = (x[sel] @ xt).tocoo()
+        r, c, v = sel[block.row].astype(np.int64), block.col.astype(np.int64), block.data
         ok = (c != r) & (v >= p.min_neighbor_cos) & (np.abs(days[c] - days[r]) <= window_days)
         r, c, v = r[ok], c[ok], v[ok]
-        # per row: highest cosine first, ties by pool position (date, article_id): deterministic
         order = np.lexsort((c, -v, r))
         r, c, v = r[order], c[order], v[order]
         rank = np.arange(len(r)) - np.searchsorted(r, r, side="left")
         top = rank < keep_n
-        parts_r.append(r[top])
-        parts_c.append(c[top])
-        parts_v.append(v[top])
-        parts_rank.append(rank[top])
-    r, c, v, rank = (np.concatenate(a) if a else np.zeros(0) for a in (parts_r, parts_c, parts_v, parts_rank))
-    r, c = r.astype(np.int64), c.astype(np.int64)
+        parts.append((r[top], c[top], v[top], rank[top]))
+    if not parts:
+        empty = np.zeros(0, dtype=np.int64)
+        return empty, empty, np.zeros(0), empty
+    return tuple(np.concatenate([part[k] for part in parts]) for k in range(4))  # type: ignore[return-value]
+
+
+def _neighbours(x: sp.csr_matrix, days: np.ndarray, window_days: int, p: StoryParams,
+                active: np.ndarray | None = None) -> tuple[sp.csr_matrix, sp.csr_matrix]:
+    """Neighbour lists of the pool rows that can matter (cosine >= MIN_NEIGHBOR_COS, within the window).
+
+    Returns (member, cos): member[i, j] = 1 for j among the KNN nearest of i or j == i;
+    cos = symmetric cosine of every pair among the CANDIDATES nearest of either article.
+    ``active`` (bool per row, default all) marks the rows still to be placed: only pairs with an
+    active end enter clustering (two stored stories never merge), so only the active rows and the
+    rows near them are searched; for those pairs the figures equal a search of every row. A day of
+    new articles against a window of stored ones then costs O(new x pool), not O(pool x pool).
+    """
+    n = x.shape[0]
+    xt = x.T.tocsr()
+    keep_n = max(p.candidates, p.knn)
+    if active is None or active.all():
+        rows = np.arange(n)
+        r, c, v, rank = _top_rows(x, xt, rows, days, window_days, keep_n, p)
+    else:
+        rows = np.flatnonzero(active)
+        r, c, v, rank = _top_rows(x, xt, rows, days, window_days, keep_n, p)
+        # every row with an active row among its candidates: such a row ranks the active one
+        # against its own neighbours, so search it in full too
+        near = np.zeros(n, dtype=bool)
+        hit = (x[rows] @ xt).tocoo()
+        hc, hr = hit.col, rows[hit.row]
+        ok = (hc != hr) & (hit.data >= p.min_neighbor_cos) & (np.abs(days[hc] - days[hr]) <= window_days)
+        near[hc[ok]] = True
+        near[rows] = False
+        extra = np.flatnonzero(near)
+        if len(extra):
+            r2, c2, v2, rank2 = _top_rows(x, xt, extra, days, window_days, keep_n, p)
+            r, c, v, rank = (np.concatenate(a) for a in ((r, r2), (c, c2), (v, v2), (rank, rank2)))
     knn = rank < p.knn
     mr = np.concatenate([r[knn], np.arange(n)])
     mc = np.concatenate([c[knn], np.arange(n)])
@@ -214,18 +290,24 @@ def _neighbours(x: sp.csr_matrix, days: np.ndarray, window_days: int, p: StoryPa
     return member, cos.maximum(cos.T).tocsr()
 
 
-def _edges(x: sp.csr_matrix, days: np.ndarray, window_days: int, p: StoryParams
-           ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Candidate pairs (i < j) and their similarity: cosine blended with shared-neighbour overlap."""
-    member, cos = _neighbours(x, days, window_days, p)
-    shared = (member @ member.T).tocsr()
-    linked = (member + member.T).tocsr()
+def _edges(x: sp.csr_matrix, days: np.ndarray, window_days: int, p: StoryParams,
+           active: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Candidate pairs (i < j) and their similarity: cosine blended with shared-neighbour overlap.
+
+    With ``active``, only pairs with at least one active row (the others cannot change a story).
+    """
+    member, cos = _neighbours(x, days, window_days, p, active)
     links = sp.triu(cos, k=1).tocoo()
-    i, j = links.row, links.col
+    i, j, c = links.row, links.col, links.data
+    if active is not None:
+        keep = active[i] | active[j]
+        i, j, c = i[keep], j[keep], c[keep]
     snn = np.zeros(len(i))
     if len(i):  # Jarvis-Patrick: the overlap counts only for pairs in each other's neighbour lists
-        snn = np.asarray(shared[i, j]).ravel() / (p.knn + 1) * (np.asarray(linked[i, j]).ravel() > 0)
-    sim = p.cos_weight * links.data + (1.0 - p.cos_weight) * snn
+        shared = np.asarray(member[i].multiply(member[j]).sum(axis=1)).ravel()
+        linked = (np.asarray(member[i, j]).ravel() + np.asarray(member[j, i]).ravel()) > 0
+        snn = shared / (p.knn + 1) * linked
+    sim = p.cos_weight * c + (1.0 - p.cos_weight) * snn
     return i, j, sim
 
 
@@ -304,8 +386,10 @@ def assign_stories(new: pl.DataFrame, history: pl.DataFrame, *, window_days: int
     """Assign a story id to every new article, joining stories of the last ``window_days``.
 
     new: article_id, title, body, date (Date), publisher, duplicate_of (str|null), entity_ids
-      (list[str], may be empty or absent), story_id (null, or the id from an earlier run).
-    history: same columns with story_id set (articles within ``window_days`` of the batch).
+      (list[str], may be empty or absent), story_id (null, or the id from an earlier run), and
+      optionally story_terms/story_weights (``story_terms``; then title, body, entity_ids are not read).
+    history: same columns with story_id set (articles within ``window_days`` of the batch); a
+      stored article with its story_terms needs no title, body or entity_ids.
     Returns: article_id, story_id (str) for every row of ``new``, in the order of ``new``.
     ``params`` are ``StoryParams`` fields overriding the defaults (e.g. ``merge_threshold=0.3``).
     """
@@ -322,6 +406,8 @@ def _prepare(frame: pl.DataFrame, is_new: bool) -> pl.DataFrame:
         (pl.col("duplicate_of") if "duplicate_of" in cols else pl.lit(None)).cast(pl.String).alias("duplicate_of"),
         (pl.col("entity_ids") if "entity_ids" in cols else pl.lit([])).cast(pl.List(pl.String)).alias("entity_ids"),
         (pl.col("story_id") if "story_id" in cols else pl.lit(None)).cast(pl.String).alias("story_id"),
+        (pl.col("story_terms") if "story_terms" in cols else pl.lit(None)).cast(pl.List(pl.String)).alias("story_terms"),
+        (pl.col("story_weights") if "story_weights" in cols else pl.lit(None)).cast(pl.List(pl.Float32)).alias("story_weights"),
         pl.lit(is_new).alias("_new"),
     )
 
@@ -338,8 +424,9 @@ def _assign(new: pl.DataFrame, history: pl.DataFrame | None, window_days: int, p
     ids = pool["article_id"].to_list()
     index = {a: k for k, a in enumerate(ids)}
     dates = pool["date"].to_physical().fill_null(pool["date"].to_physical().max() or 0).to_numpy()
-    x = _tfidf(_pool_terms(pool, p), n, p.max_terms)
-    i, j, sim = _edges(x, dates.astype(np.int64), window_days, p)
+    x = _tfidf(_terms_of(pool, p), n, p.max_terms)
+    active = (pool["_new"] & pool["story_id"].is_null()).to_numpy()  # rows without a story yet
+    i, j, sim = _edges(x, dates.astype(np.int64), window_days, p, active)
 
     story = pool["story_id"].to_list()
     by_story: dict[str, list[int]] = {}

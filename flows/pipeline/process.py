@@ -42,7 +42,7 @@ from transforms.entities import extract_entities, load_ner_pipeline
 from transforms.gazetteer import load_gazetteer
 from transforms.ids import article_identity, stable_id
 from transforms.linking import duplicate_order, place_articles, story_days, story_groups, story_history, story_pool
-from transforms.stories import assign_stories, summarize_stories
+from transforms.stories import assign_stories, story_terms, summarize_stories
 from transforms.topics import load_taxonomy, score_topics, taxonomy_frame
 
 #: Below this many articles spaCy's multiprocessing costs more (each worker loads the model, ~2 s)
@@ -257,23 +257,35 @@ HISTORY_BATCH_DAYS = 62
 
 
 def _read_history(warehouse: Warehouse, days: list[dt.date], exclude: pl.DataFrame) -> tuple[pl.DataFrame, pl.DataFrame]:
-    """Stored articles with a story in the partitions `days`, and their mentions (entity ids)."""
+    """Stored articles with a story in the partitions `days` with their story terms, and the mentions
+    (entity ids) of those stored without terms (an older pipeline): only those are read as text."""
     history = warehouse.query(
         f"""
-        select article_id, title, body, publisher, duplicate_of, story_id, published_date as date, partition_date
-        from articles
-        where partition_date in {date_list(days)} and story_id is not null
-          and article_id not in (select article_id from _ids)
+        select a.article_id, a.duplicate_of, a.story_id, a.published_date as date, a.partition_date,
+               s.story_terms, s.story_weights
+        from articles as a
+        left join article_signatures as s
+          on s.article_id = a.article_id and s.partition_date in {date_list(days)}
+        where a.partition_date in {date_list(days)} and a.story_id is not null
+          and a.article_id not in (select article_id from _ids)
         """, _ids=exclude,
     )
-    mentions = warehouse.query(
-        f"""
-        select m.article_id, m.entity_id
-        from mentions as m
-        where m.partition_date in {date_list(days)}
-          and m.article_id in (select article_id from _hist)
-        """, _hist=history.select("article_id"),
-    ) if history.height else pl.DataFrame(schema={"article_id": pl.Utf8, "entity_id": pl.Utf8})
+    untermed = history.filter(pl.col("story_terms").is_null()).select("article_id")
+    mentions = pl.DataFrame(schema={"article_id": pl.Utf8, "entity_id": pl.Utf8})
+    if untermed.height:
+        text = warehouse.query(
+            f"select article_id, title, body from articles where partition_date in {date_list(days)} "
+            "and article_id in (select article_id from _ids)", _ids=untermed,
+        )
+        history = history.join(text, on="article_id", how="left")
+        mentions = warehouse.query(
+            f"""
+            select m.article_id, m.entity_id
+            from mentions as m
+            where m.partition_date in {date_list(days)}
+              and m.article_id in (select article_id from _hist)
+            """, _hist=untermed,
+        )
     return history, mentions
 
 
@@ -312,12 +324,15 @@ def link_articles(
     candidates = _candidate_signatures(warehouse, signatures)
     dups = find_duplicates(articles.select("article_id", "body", "sort_key"), signatures, candidates)
     articles = articles.join(dups.select("article_id", "duplicate_of"), on="article_id", how="left")
+    terms = story_terms(story_pool(articles, mentions))  # stored with the signatures for later runs
+    signatures = signatures.join(terms, on="article_id", how="left")
     window = settings.story_window_days
     assigned = []
     groups = story_groups(articles, today, window)  # groups whose windows cannot meet
     histories = _story_histories(warehouse, [story_days(g, today, window) for g in groups], ids)
     for group, history in zip(groups, histories, strict=True):
         pool = story_pool(group, mentions.join(group.select("article_id"), on="article_id", how="semi"))
+        pool = pool.join(terms, on="article_id", how="left")
         assigned.append(assign_stories(pool, history, window_days=window).select("article_id", "story_id"))
     stories = pl.concat(assigned) if assigned else pl.DataFrame(schema={"article_id": pl.Utf8, "story_id": pl.Utf8})
     articles = articles.join(stories, on="article_id", how="left")
