@@ -7,7 +7,7 @@ Build (timed):
 2. those rows copied in SQL, with fresh ids (`<article_id>-<copy>`, `<story_id>-<copy>`), content
    hashes and LSH band keys, over three years of partition dates (ending at the corpus' last date;
    a story's articles keep their distances in days) up to N articles, for every per-article table
-   (articles, raw_inputs, mentions, article_topics, article_signatures) and stories, committed in a
+   (articles, raw_inputs, mentions, article_topics, article_signatures, sentence_country_pairs) and stories, committed in a
    few large transactions, then `fpwatch compact` (flows.warehouse.maintenance.compact_warehouse);
 3. the same rows written in the OLD layout: lake/<table>/partition_date=D/data.parquet (one file
    per table and day, zstd) and warehouse.duckdb with `read_parquet(..., union_by_name)` views and
@@ -57,7 +57,60 @@ from _evaldata import eval_dir as find_eval_dir  # noqa: E402
 
 CORPUS = Path("corpus") / "allsides_foreign_policy.jsonl.gz"
 #: Per-article tables (partitioned by partition_date), copied with fresh ids.
-ARTICLE_TABLES = ("articles", "raw_inputs", "mentions", "article_topics", "article_signatures")
+ARTICLE_TABLES = ("articles", "raw_inputs", "mentions", "article_topics", "article_signatures",
+                  "sentence_country_pairs")
+#: What the old layout did not store (tables, columns): its disk figure leaves them out.
+NOT_IN_OLD_LAYOUT = ("sentence_country_pairs", "story_terms", "story_weights")
+#: The old layout had no stored pairs: its country_pairs view self-joined the country mentions.
+OLD_COUNTRY_PAIRS = """
+create or replace view country_pairs as
+-- not materialized: the view is used twice below, and a materialized CTE would be computed over every
+-- mention before an analyst's filter on partition_date could prune it (19 s for one month at 1M articles).
+with country_mentions as not materialized (
+    select distinct
+        m.article_id,
+        m.partition_date,
+        m.sentence_index,
+        e.country_code,
+        e.canonical_name
+    from mentions as m
+    join entities as e using (entity_id)
+    where e.kind = 'country' and e.country_code is not null
+),
+
+pairs as (
+    select
+        a.article_id,
+        a.partition_date,
+        a.sentence_index,
+        a.country_code as country_a,
+        a.canonical_name as country_a_name,
+        b.country_code as country_b,
+        b.canonical_name as country_b_name
+    from country_mentions as a
+    join country_mentions as b
+        on a.article_id = b.article_id
+        and a.partition_date = b.partition_date
+        and a.sentence_index = b.sentence_index
+        and a.country_code < b.country_code
+),
+
+final as (
+    select
+        p.article_id,
+        coalesce(art.published_date, p.partition_date) as article_date,
+        p.partition_date,
+        p.sentence_index,
+        p.country_a,
+        p.country_a_name,
+        p.country_b,
+        p.country_b_name
+    from pairs as p
+    join articles as art on art.article_id = p.article_id and art.partition_date = p.partition_date
+)
+
+select * from final;
+"""
 #: Days the copies are spread over ("three years of partition dates").
 WINDOW_DAYS = 3 * 365 + 1
 #: Partitions per COPY statement writing the old layout: one flush per partition, so one file per
@@ -213,6 +266,8 @@ def replicate(root: Path, n_articles: int, work: Path) -> dict:
                     b.content || {mark} as content)
                 from cmap as c join b_raw_inputs as b using (article_id)""",
             "mentions": f"select b.* replace ({same}) from cmap as c join b_mentions as b using (article_id)",
+            "sentence_country_pairs": f"select b.* replace ({same}, c.new_day as article_date) "
+                                      "from cmap as c join b_sentence_country_pairs as b using (article_id)",
             "article_topics": f"select b.* replace ({same}) from cmap as c join b_article_topics as b using (article_id)",
             "article_signatures": f"""
                 select b.* replace ({same}, b.content_hash || '-' || c.i as content_hash,
@@ -290,7 +345,10 @@ def build_old(new_root: Path, old_root: Path, work: Path) -> dict:
     con.execute("set partitioned_write_flush_threshold = 20000000")  # a day's rows in one go, as the old writer
     try:
         for table in load_contract().values():
+            if table.name in NOT_IN_OLD_LAYOUT:
+                continue
             folder = lake / table.name
+            cols = ", ".join(f'"{c}"' for c in table.schema if c not in NOT_IN_OLD_LAYOUT)
             n = con.execute(f"select count(*) from lake.{table.name}").fetchone()[0]
             if table.partitioned and n:
                 days = [d for (d,) in con.execute(
@@ -298,7 +356,7 @@ def build_old(new_root: Path, old_root: Path, work: Path) -> dict:
                 for k in range(0, len(days), OLD_DAYS_PER_COPY):
                     group = days[k:k + OLD_DAYS_PER_COPY]
                     con.execute(
-                        f"copy (select * from lake.{table.name} where {PARTITION_COLUMN} between "
+                        f"copy (select {cols} from lake.{table.name} where {PARTITION_COLUMN} between "
                         f"{lit(group[0])} and {lit(group[-1])}) to {lit(folder)} (format parquet, "
                         f"partition_by ({PARTITION_COLUMN}), write_partition_columns true, filename_pattern 'data', "
                         f"overwrite_or_ignore true, compression zstd)"
@@ -307,7 +365,7 @@ def build_old(new_root: Path, old_root: Path, work: Path) -> dict:
                     f.rename(f.with_name("data.parquet"))
             else:
                 folder.mkdir(parents=True, exist_ok=True)
-                con.execute(f"copy (select * from lake.{table.name}) to {lit(folder / 'data.parquet')} "
+                con.execute(f"copy (select {cols} from lake.{table.name}) to {lit(folder / 'data.parquet')} "
                             "(format parquet, compression zstd)")
     finally:
         con.close()
@@ -333,6 +391,7 @@ def old_views(old_root: Path) -> None:
                        f"{lit(pattern)}, union_by_name = true, hive_partitioning = false)")
             db.execute(f'comment on view "{table.name}" is {lit(table.comment)}')
         pending = {p.stem: p.read_text() for p in sorted((REPO / "sql" / "views").glob("*.sql"))}
+        pending["country_pairs"] = OLD_COUNTRY_PAIRS
         while pending:
             progressed = False
             for name, text in list(pending.items()):

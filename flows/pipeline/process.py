@@ -34,7 +34,7 @@ from prefect.logging import get_run_logger
 
 from flows.pipeline.runs import RunContext
 from flows.settings import Settings
-from flows.warehouse.store import Reject, Warehouse, conform, date_list, register, replace_rows
+from flows.warehouse.store import DERIVED, Reject, Warehouse, conform, date_list, derive, register, replace_rows
 from transforms import PIPELINE_VERSION
 from transforms.articles import prepare_articles
 from transforms.dedup import compute_signatures, find_duplicates
@@ -60,7 +60,7 @@ WORKER_THREAD_LIMITS = {"OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1", "MK
 ARTICLE_TABLES = ("raw_inputs", "mentions", "article_topics", "article_signatures", "articles")
 #: Tables derived from an article's text: an input the pipeline now rejects loses these rows; its
 #: raw input stays, so a later pipeline version can accept it again.
-DERIVED_TABLES = ("articles", "mentions", "article_topics", "article_signatures")
+DERIVED_TABLES = ("articles", "mentions", "article_topics", "article_signatures", *DERIVED)
 
 
 @dataclass
@@ -438,6 +438,9 @@ def commit_chunk(
             touched_stories.extend(s for (s,) in gone_stories if s not in touched_stories)
         if entities.height:
             replace_rows(cur, "entities", entities, key="entity_id", keys=entities["entity_id"].to_list())
+        for table in DERIVED if frames else ():  # from the rows just written, in the same commit
+            replace_rows(cur, table, pl.DataFrame(), key="article_id", keys=ids, days=days)
+            derive(cur, table, ids, days)
         _write_stories(cur, touched_stories, run)
         write_rejects(cur, run, rejects, articles["source"].to_list() if articles.height else [])
         run_row = run.row("running")  # with this chunk's counts: the row and the rows commit together

@@ -15,7 +15,7 @@ from pathlib import Path
 import duckdb
 
 from flows.warehouse.lake import DATA_DIR
-from flows.warehouse.store import Warehouse, load_contract
+from flows.warehouse.store import Warehouse, derive_all, load_contract
 
 #: Files of the old layout that are not tables (moved aside with the tables).
 LEGACY_FILES = ("warehouse.duckdb", "warehouse.duckdb.wal", "catalog.json", ".locks")
@@ -94,6 +94,7 @@ def migrate_warehouse(warehouse: Warehouse) -> list[str]:
             if stored != source:
                 raise MigrationError(f"table {name}: {source} rows in the old files but {stored} copied")
             counts[name] = stored
+        derive_all(cur)  # tables the old layout did not have, derived from the rows just copied
 
     try:
         warehouse.commit(work, what="migration from the Parquet layout", tag={"migrated_from": str(legacy)})

@@ -254,3 +254,26 @@ def test_duckdb_cli_from_the_registry_opens_the_lake(seed_run):
         capture_output=True, text=True, timeout=60,
     )
     assert "disabled by configuration" in refused.stdout + refused.stderr
+
+
+def test_country_pairs_derived_at_commit_equal_the_self_join_of_mentions(seed_db):
+    """The pairs stored with each chunk are exactly the same-sentence country pairs of its mentions."""
+    self_join = """
+        with c as (
+            select distinct m.article_id, m.partition_date, m.sentence_index, e.country_code, e.canonical_name
+            from mentions as m join entities as e using (entity_id)
+            where e.kind = 'country' and e.country_code is not null
+        )
+        select a.article_id, a.sentence_index, a.country_code as country_a, a.canonical_name as country_a_name,
+               b.country_code as country_b, b.canonical_name as country_b_name
+        from c as a join c as b on a.article_id = b.article_id and a.sentence_index = b.sentence_index
+                                and a.country_code < b.country_code
+    """
+    cols = "article_id, sentence_index, country_a, country_a_name, country_b, country_b_name"
+    expected = seed_db.execute(f"select {cols} from ({self_join}) order by all").fetchall()
+    got = seed_db.execute(f"select {cols} from country_pairs order by all").fetchall()
+    assert len(expected) > 20 and got == expected
+    assert ("JPN", "USA") in {(r[2], r[4]) for r in got}
+    dated = seed_db.execute("select count(*) from country_pairs as p join articles as a using (article_id) "
+                            "where p.article_date = coalesce(a.published_date, a.partition_date)").fetchone()[0]
+    assert dated == len(got)
