@@ -8,6 +8,7 @@ import subprocess
 import sys
 import textwrap
 
+import duckdb
 
 from flows.warehouse.store import Warehouse, connect_readonly
 from tests.conftest import SEEDS
@@ -91,6 +92,10 @@ def test_warehouse_is_a_partitioned_ducklake(seed_run, tmp_path):
         assert all(f.startswith(str(root / "lake")) for f in files), files
     snapshots = store.query("select commit_extra_info from ducklake_snapshots('lake') where author = 'fpwatch'")
     assert any('"chunk": 1' in (e or "") for e in snapshots["commit_extra_info"].to_list())
+    # mentions files are sorted by entity_id (one entity's rows skip the other row groups)
+    for path in store.query("select data_file from ducklake_list_files('lake', 'mentions')")["data_file"]:
+        ids = duckdb.connect().execute("select entity_id from read_parquet($p)", {"p": path}).pl()["entity_id"]
+        assert ids.n_unique() > 5 and ids.to_list() == sorted(ids.to_list()), path
 
 
 def test_raw_inputs_keep_the_file_text(seed_db):
