@@ -243,7 +243,10 @@ def test_migrate_converts_the_old_parquet_layout_row_for_row(tmp_path):
     runs = conform(pl.DataFrame({"run_id": ["r1"], "flow": ["run"], "status": ["completed"],
                                  "started_at": [dt.datetime(2024, 3, 1, tzinfo=dt.timezone.utc)],
                                  "partitions": [[D1, D2]]}), "runs")
-    entities = conform(pl.DataFrame({"entity_id": ["jp"], "canonical_name": ["Japan"], "entity_type": ["GPE"]}), "entities")
+    mentions = mentions.with_columns(sentence_index=pl.lit(0, pl.Int32))
+    entities = conform(pl.DataFrame({"entity_id": ["jp", "us"], "canonical_name": ["Japan", "United States"],
+                                     "entity_type": ["GPE", "GPE"], "kind": ["country", "country"],
+                                     "country_code": ["JPN", "USA"]}), "entities")
     layout = {
         lake / "articles" / "_schema.parquet": articles.clear(),
         lake / "articles" / "partition_date=2024-03-01" / "data.parquet": articles,
@@ -264,7 +267,10 @@ def test_migrate_converts_the_old_parquet_layout_row_for_row(tmp_path):
     assert got.select(articles.columns).equals(pl.concat([articles, moved]).sort("article_id"))
     assert store.read("mentions").height == 6 and store.read("mentions")["method"].null_count() == 6
     assert store.read("runs")["partitions"].to_list() == [[D1, D2]]
-    assert store.read("entities")["canonical_name"].to_list() == ["Japan"]
+    assert sorted(store.read("entities")["canonical_name"].to_list()) == ["Japan", "United States"]
+    # tables the old layout lacked are derived from the copied rows (a, b on 03-01; c's article moved)
+    pairs = store.query("select article_id, country_a, country_b_name from country_pairs order by 1")
+    assert pairs.rows() == [("a", "JPN", "United States"), ("b", "JPN", "United States")]
     legacy = list(root.glob(f"{LEGACY_PREFIX}*"))
     assert len(legacy) == 1 and not (legacy[0] / PENDING).exists()
     assert (legacy[0] / "warehouse.duckdb").exists() and not (root / "warehouse.duckdb").exists()
