@@ -173,6 +173,7 @@ class Lexicon:
     quads: dict[str, str]
     intensities: dict[str, float]
     prefilter: re.Pattern
+    forms: dict[str, tuple[str, ...]]  # lower-case word form -> the cue lemmas it may inflect
 
     def all_cues(self) -> list[Cue]:
         return [c for group in self.cues.values() for c in group]
@@ -207,6 +208,7 @@ def build_lexicon(data: dict) -> Lexicon:
         quads[name], intensities[name] = spec["quad"], float(spec["intensity"])
     cues: dict[tuple[str, str], list[Cue]] = defaultdict(list)
     words: set[str] = set()
+    forms: dict[str, set[str]] = defaultdict(set)
     for raw in data["cues"]:
         if raw["type"] not in types or raw["pos"] not in ("verb", "noun"):
             raise ValueError(f"cue {raw.get('lemma')!r}: bad type or pos")
@@ -219,10 +221,14 @@ def build_lexicon(data: dict) -> Lexicon:
             mutual=bool(raw.get("mutual", False)), forms=tuple(raw.get("forms", ())),
         )
         cues[(cue.lemma, cue.pos)].append(cue)
-        words |= _inflections(cue.lemma) | set(cue.forms)
+        inflected = _inflections(cue.lemma) | set(cue.forms)
+        words |= inflected
+        for form in inflected:
+            forms[form.lower()].add(cue.lemma)
     prefilter = re.compile(r"\b(?:" + "|".join(sorted(map(re.escape, words), key=len, reverse=True)) + r")\b",
                            re.IGNORECASE)
-    return Lexicon({k: tuple(v) for k, v in cues.items()}, quads, intensities, prefilter)
+    return Lexicon({k: tuple(v) for k, v in cues.items()}, quads, intensities, prefilter,
+                   {k: tuple(sorted(v)) for k, v in forms.items()})
 
 
 @functools.lru_cache(maxsize=1)
@@ -233,13 +239,14 @@ def load_lexicon() -> Lexicon:
 
 
 def load_parser(name: str | None = None):
-    """The installed English spaCy pipeline with only what the dependency parse needs (no NER)."""
+    """The installed English spaCy pipeline with only the tagger and the dependency parser (and
+    the tok2vec they share): no NER, no attribute_ruler or lemmatizer (see IRREGULAR)."""
     import importlib
 
     import spacy
 
     candidates = (name,) if name else PIPELINE_NAMES
-    keep = {"tok2vec", "tagger", "parser", "attribute_ruler", "lemmatizer"}
+    keep = {"tok2vec", "tagger", "parser"}
     for cand in candidates:
         try:
             nlp = importlib.import_module(cand).load()
@@ -355,22 +362,51 @@ def code_sentence(doc, sentence_start: int, mentions: list[dict], lexicon: Lexic
     return out
 
 
+# The parse runs without spaCy's attribute_ruler and lemmatizer: they took two thirds of the
+# parser pipeline's time on AllSides sentences (bench/throughput.py --stages). Parts of speech come
+# from the tagger's fine-grained tags, lemmas of cue words from the lexicon's own inflections, and
+# the few word lists below are matched on the word with regular inflections stripped.
+IRREGULAR = {
+    "said": "say", "says": "say", "told": "tell", "thought": "think", "wrote": "write", "written": "write",
+    "went": "go", "gone": "go", "sought": "seek", "made": "make", "held": "hold", "met": "meet",
+}
+
+
+def _is_verb(tok) -> bool:
+    return tok.tag_.startswith("VB") or tok.tag_ == "MD"
+
+
+def _is_noun(tok) -> bool:
+    return tok.tag_.startswith("NN")
+
+
+def _base_in(tok, words: frozenset[str]) -> bool:
+    """Whether the word, with a regular English inflection removed, is one of `words`."""
+    w = tok.lower_
+    if w in words or IRREGULAR.get(w) in words:
+        return True
+    for suffix, repl in (("ied", "y"), ("ies", "y"), ("ing", ""), ("ing", "e"), ("ed", ""), ("ed", "e"),
+                         ("es", ""), ("s", ""), ("d", "")):
+        if w.endswith(suffix) and len(w) > len(suffix) + 2:
+            stem = w[: -len(suffix)] + repl
+            if stem in words or (len(stem) > 3 and stem[-1] == stem[-2] and stem[:-1] in words):
+                return True
+    return False
+
+
 def _matching_cues(tok, lexicon: Lexicon) -> list[Cue]:
-    lemma = tok.lemma_.lower()
     text = tok.lower_
-    if tok.pos_ in ("VERB", "AUX") or (tok.pos_ == "NOUN" and tok.dep_ == "ROOT" and tok.tag_.startswith("VB")):
-        cands = lexicon.cues.get((lemma, "verb"), ())
-    elif tok.pos_ in ("NOUN", "PROPN"):
-        cands = lexicon.cues.get((lemma, "noun"), ()) or lexicon.cues.get((text, "noun"), ())
-        if cands and tok.head is not tok and tok.head.pos_ in ("VERB", "AUX") and _matching_cues(tok.head, lexicon):
+    if _is_verb(tok):
+        cands = [c for lemma in lexicon.forms.get(text, ()) for c in lexicon.cues.get((lemma, "verb"), ())]
+    elif _is_noun(tok):
+        cands = [c for lemma in lexicon.forms.get(text, ()) for c in lexicon.cues.get((lemma, "noun"), ())]
+        if cands and tok.head is not tok and _is_verb(tok.head) and _matching_cues(tok.head, lexicon):
             return []  # "condemned Russia's attack": the verb's event covers it
     else:
         return []
     out = []
     for cue in cands:
-        objects = {c.lemma_.lower() for c in tok.children if c.dep_ in OBJECT_DEPS} | {
-            c.lower_ for c in tok.children if c.dep_ in OBJECT_DEPS
-        }
+        objects = {w for c in tok.children if c.dep_ in OBJECT_DEPS for w in (c.lower_, c.lower_.removesuffix("s"))}
         if cue.objects and not (objects & cue.objects):
             continue
         if cue.not_objects and objects & cue.not_objects:
@@ -448,9 +484,9 @@ def _clause_head(tok):
     head = tok
     while head.dep_ in ("dobj", "pobj", "prep", "attr", "conj", "appos", "compound") and head.head is not head:
         head = head.head
-        if head.pos_ in ("VERB", "AUX"):
+        if _is_verb(head):
             return head
-    return head if head.pos_ in ("VERB", "AUX") else None
+    return head if _is_verb(head) else None
 
 
 def _subject_chain(verb):
@@ -501,7 +537,7 @@ def _speaker_of(tok, by_token) -> _Mention | None:
     for _ in range(6):
         if cur.head is cur:
             break
-        if cur.dep_ in ("ccomp", "parataxis") and cur.head.lemma_.lower() in SPEECH_VERBS:
+        if cur.dep_ in ("ccomp", "parataxis") and _base_in(cur.head, SPEECH_VERBS):
             for c in cur.head.children:
                 if c.dep_ in SUBJECT_DEPS:
                     ents = _entities_of(c, by_token)
@@ -511,7 +547,7 @@ def _speaker_of(tok, by_token) -> _Mention | None:
         cur = cur.head
     # "We condemn X," Blinken said: the quote is a ccomp of the root speech verb
     root = tok.doc[:].root
-    if root.lemma_.lower() in SPEECH_VERBS and root is not tok:
+    if _base_in(root, SPEECH_VERBS) and root is not tok:
         for c in root.children:
             if c.dep_ in SUBJECT_DEPS:
                 ents = _entities_of(c, by_token)
@@ -550,7 +586,7 @@ def _direct_targets(tok, by_token, particles: frozenset[str]) -> list[_Arg]:
             for p in c.children:
                 if p.dep_ == "pobj":
                     targets.extend(_entities_of(p, by_token, through_of=False))
-        elif c.dep_ == "ccomp" and c.pos_ in ("VERB", "AUX"):  # "demanded that Belarus stop"
+        elif c.dep_ == "ccomp" and _is_verb(c):  # "demanded that Belarus stop"
             for s in c.children:
                 if s.dep_ in SUBJECT_DEPS:
                     targets.extend(_entities_of(s, by_token))
@@ -583,11 +619,11 @@ def _negated(trigger, clause) -> bool:
         chain.append(clause)
     cur = clause if clause is not None else trigger
     for _ in range(4):  # heads the event depends on: "did not agree to meet", "refused to meet"
-        if cur.dep_ in ("xcomp", "ccomp", "conj", "advcl") and cur.head is not cur and cur.head.pos_ in ("VERB", "AUX"):
+        if cur.dep_ in ("xcomp", "ccomp", "conj", "advcl") and cur.head is not cur and _is_verb(cur.head):
             cur = cur.head
-            if cur.lemma_.lower() in NEGATING_HEADS and cur is not trigger:
+            if _base_in(cur, NEGATING_HEADS) and cur is not trigger:
                 return True
-            if cur.dep_ == "ROOT" or cur.lemma_.lower() in SPEECH_VERBS:
+            if cur.dep_ == "ROOT" or _base_in(cur, SPEECH_VERBS):
                 break
             chain.append(cur)
         else:
@@ -609,7 +645,7 @@ def _modality(trigger, clause, in_quote: set[int], according: bool) -> str:
     for _ in range(6):
         if cur.head is cur:
             break
-        if cur.dep_ in ("ccomp", "parataxis") and cur.head.lemma_.lower() in SPEECH_VERBS:
+        if cur.dep_ in ("ccomp", "parataxis") and _base_in(cur.head, SPEECH_VERBS):
             reported = True
             break
         if cur.dep_ in ("xcomp", "conj", "advcl", "ccomp", "acl", "pcomp"):
@@ -617,7 +653,7 @@ def _modality(trigger, clause, in_quote: set[int], according: bool) -> str:
             chain.append(cur)
             continue
         break
-    if cur.dep_ == "ROOT" and cur.lemma_.lower() in SPEECH_VERBS and cur is not base:
+    if cur.dep_ == "ROOT" and _base_in(cur, SPEECH_VERBS) and cur is not base:
         reported = True
     hypothetical = future = False
     for i, tok in enumerate(chain):
@@ -631,10 +667,9 @@ def _modality(trigger, clause, in_quote: set[int], according: bool) -> str:
             if c.dep_ == "mark" and low in ("if", "unless", "whether"):
                 hypothetical = True
         if i >= 2 or (tok is not trigger and tok is not base):
-            lemma = tok.lemma_.lower()
-            if lemma in HYPOTHETICAL_HEADS and tok is not trigger:
+            if _base_in(tok, HYPOTHETICAL_HEADS) and tok is not trigger:
                 hypothetical = True
-            elif lemma in FUTURE_HEADS and tok is not trigger:
+            elif _base_in(tok, FUTURE_HEADS) and tok is not trigger:
                 future = True
     if hypothetical:
         return "hypothetical"
@@ -675,7 +710,7 @@ def _code_trigger(tok, cue: Cue, by_token, in_quote, according: bool, short: boo
     modality = _modality(tok, clause, in_quote, according)
     trig_start, trig_end = tok.idx, tok.idx + len(tok.text)
     if cue.objects:  # "held talks": the trigger spans the verb and its object
-        obj = next((c for c in tok.children if c.dep_ in OBJECT_DEPS and (c.lemma_.lower() in cue.objects or c.lower_ in cue.objects)), None)
+        obj = next((c for c in tok.children if c.dep_ in OBJECT_DEPS and (c.lower_ in cue.objects or c.lower_.removesuffix("s") in cue.objects)), None)
         if obj is not None and obj.i > tok.i:
             trig_end = obj.idx + len(obj.text)
     doc_text = tok.doc.text
