@@ -278,6 +278,7 @@ class _Arg:
     mention: _Mention
     head: bool  # found on the phrase's head word (not among its modifiers)
     speaker: bool = False  # "we"/"I" of quoted or reported speech, resolved to who spoke
+    between: bool = False  # the object of "between" ("talks between A and B")
 
 
 def extract_events(
@@ -607,7 +608,10 @@ def _noun_roles(tok, by_token) -> tuple[list[_Arg], list[_Arg]]:
         elif c.dep_ == "prep" and c.lower_ in NOUN_TARGET_PREPS:
             for p in c.children:
                 if p.dep_ == "pobj":
-                    targets.extend(_entities_of(p, by_token, through_of=False))
+                    found = _entities_of(p, by_token, through_of=False)
+                    if c.lower_ == "between":
+                        found = [_Arg(a.mention, a.head, between=True) for a in found]
+                    targets.extend(found)
         elif c.dep_ in ("compound", "amod") and c.i in by_token:  # "the Russian attack"
             actors.append(_Arg(by_token[c.i], True))
     return actors, targets
@@ -686,7 +690,10 @@ def _code_trigger(tok, cue: Cue, by_token, in_quote, according: bool, short: boo
     else:
         clause = _clause_head(tok)
         actors, targets = _noun_roles(tok, by_token)
-        if not actors and clause is not None:
+        between = [t for t in targets if t.between]
+        if cue.mutual and len(between) > 1 and not actors:  # "the agreement between Iraq and the KRG"
+            actors, targets = between, []
+        elif not actors and clause is not None:
             actors, _, _ = _actors_of_verb(clause, by_token)
     # quotes: a name inside the quote is not the actor of a trigger outside it, nor the reverse
     if tok.i in in_quote:
