@@ -41,7 +41,6 @@ events are kept with a flag instead of dropped.
 
 from __future__ import annotations
 
-import bisect
 import functools
 import re
 import tomllib
@@ -84,7 +83,6 @@ CONF_EXPLICIT_TARGET = 0.1  # a target from the parse, not from "A and B met" (m
 CONF_SHORT_SENTENCE = 0.1  # sentences under SHORT_SENTENCE_TOKENS tokens parse more reliably
 SHORT_SENTENCE_TOKENS = 30
 
-NEGATION_WORDS = frozenset({"not", "n't", "never", "no", "neither", "nor", "without"})
 #: Verbs that cancel the event they govern: "refused to meet", "failed to agree".
 NEGATING_HEADS = frozenset({"refuse", "decline", "fail", "avoid", "cancel", "postpone", "deny", "reject", "halt"})
 HYPOTHETICAL_AUX = frozenset({"could", "would", "might", "may", "should", "can", "must"})
@@ -505,8 +503,8 @@ def _subject_chain(verb):
     return cur
 
 
-def _actors_of_verb(verb, by_token) -> tuple[list[_Arg], list[_Arg], bool]:
-    """(actors, passive-subject targets, speech) of the clause of `verb`."""
+def _actors_of_verb(verb, by_token) -> tuple[list[_Arg], list[_Arg]]:
+    """(actors, passive-subject targets) of the clause of `verb`."""
     carrier = _subject_chain(verb)
     actors: list[_Arg] = []
     passive_targets: list[_Arg] = []
@@ -529,7 +527,7 @@ def _actors_of_verb(verb, by_token) -> tuple[list[_Arg], list[_Arg], bool]:
             for p in c.children:
                 if p.dep_ == "pobj":
                     actors.extend(_entities_of(p, by_token))
-    return actors, passive_targets, False
+    return actors, passive_targets
 
 
 def _speaker_of(tok, by_token) -> _Mention | None:
@@ -685,7 +683,7 @@ def _modality(trigger, clause, in_quote: set[int], according: bool) -> str:
 def _code_trigger(tok, cue: Cue, by_token, in_quote, according: bool, short: bool, offset: int, lexicon: Lexicon) -> list[dict]:
     if cue.pos == "verb":
         clause = tok
-        actors, targets, _ = _actors_of_verb(tok, by_token)
+        actors, targets = _actors_of_verb(tok, by_token)
         targets = targets + _targets_of(tok, by_token, cue.particles)
     else:
         clause = _clause_head(tok)
@@ -694,7 +692,7 @@ def _code_trigger(tok, cue: Cue, by_token, in_quote, according: bool, short: boo
         if cue.mutual and len(between) > 1 and not actors:  # "the agreement between Iraq and the KRG"
             actors, targets = between, []
         elif not actors and clause is not None:
-            actors, _, _ = _actors_of_verb(clause, by_token)
+            actors, _ = _actors_of_verb(clause, by_token)
     # quotes: a name inside the quote is not the actor of a trigger outside it, nor the reverse
     if tok.i in in_quote:
         actors = [a for a in actors if a.mention.start in in_quote or a.speaker]
