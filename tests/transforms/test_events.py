@@ -194,3 +194,12 @@ def test_seed_events():
     boycott = rows.filter(pl.col("evidence").str.contains("did not discuss"))
     assert boycott.height  # the sentence is coded, as a negated event
     assert boycott.filter(~pl.col("negated") & (pl.col("modality") == "asserted")).height == 0
+
+
+def test_coreferent_mentions_are_actors():
+    events, ents = code("Japanese Foreign Minister Yoshimasa Hayashi arrived in London on Friday. "
+                        "On Saturday the foreign minister met British Foreign Secretary Liz Truss.")
+    rows = named(events, ents)
+    assert ("CONSULT", "Yoshimasa Hayashi", "Liz Truss", False, "asserted") in rows, rows
+    row = events.filter(pl.col("event_type") == "CONSULT").row(0, named=True)
+    assert row["actor_country"] == "JPN" and row["target_country"] == "GBR"
