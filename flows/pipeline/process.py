@@ -39,10 +39,12 @@ from transforms import PIPELINE_VERSION
 from transforms.articles import prepare_articles
 from transforms.dedup import compute_signatures, find_duplicates
 from transforms.entities import extract_entities, load_ner_pipeline
+from transforms.events import extract_events, load_parser
 from transforms.gazetteer import load_gazetteer
 from transforms.ids import article_identity, stable_id
 from transforms.linking import duplicate_order, place_articles, story_days, story_groups, story_history, story_pool
 from transforms.stories import assign_stories, story_terms, summarize_stories
+from transforms.tone import score_tone
 from transforms.topics import load_taxonomy, score_topics, taxonomy_frame
 
 #: Below this many articles spaCy's multiprocessing costs more (each worker loads the model, ~2 s)
@@ -57,10 +59,10 @@ MAX_AUTO_WORKERS = 2
 WORKER_THREAD_LIMITS = {"OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
 
 #: Tables with one or more rows per article, replaced together when an article is (re)written.
-ARTICLE_TABLES = ("raw_inputs", "mentions", "article_topics", "article_signatures", "articles")
+ARTICLE_TABLES = ("raw_inputs", "mentions", "events", "article_topics", "article_signatures", "articles")
 #: Tables derived from an article's text: an input the pipeline now rejects loses these rows; its
 #: raw input stays, so a later pipeline version can accept it again.
-DERIVED_TABLES = ("articles", "mentions", "article_topics", "article_signatures", *DERIVED)
+DERIVED_TABLES = ("articles", "mentions", "events", "article_topics", "article_signatures", *DERIVED)
 
 
 @dataclass
@@ -73,6 +75,7 @@ class BatchResult:
     entities: pl.DataFrame
     topics: pl.DataFrame
     signatures: pl.DataFrame
+    events: pl.DataFrame = field(default_factory=pl.DataFrame)
     rejects: list[Reject] = field(default_factory=list)
 
 
@@ -92,6 +95,11 @@ class ChunkResult:
 @lru_cache(maxsize=2)
 def _nlp(model: str | None):
     return load_ner_pipeline(model)
+
+
+@lru_cache(maxsize=2)
+def _parser(model: str | None):
+    return load_parser(model)
 
 
 def _ner_processes(settings: Settings, n_articles: int) -> int:
@@ -115,7 +123,7 @@ def assign_ids(docs: pl.DataFrame) -> pl.DataFrame:
 
 @task(name="transform-batch", cache_policy=NO_CACHE)
 def transform_batch(docs: pl.DataFrame, settings: Settings) -> BatchResult:
-    """Clean a batch of documents and extract metadata, entities, topics and duplicate signatures."""
+    """Clean a batch of documents and extract metadata, tone, entities, events, topics and duplicate signatures."""
     prepared = prepare_articles(docs.select("source", "kind", "content", "url"))
     prepared = prepared.drop([c for c in prepared.columns if c in ("source",)])
     merged = pl.concat([docs, prepared], how="horizontal")
@@ -126,11 +134,15 @@ def transform_batch(docs: pl.DataFrame, settings: Settings) -> BatchResult:
     mentions, entities = extract_entities(
         good.select("article_id", "title", "body"), _nlp(settings.ner_model), load_gazetteer(), n_process=n_proc
     )
+    events = extract_events(good.select("article_id", "body"), mentions, entities, _parser(settings.ner_model))
     topics = score_topics(good.select("article_id", "title", "body"), load_taxonomy())
     signatures = compute_signatures(good.select("article_id", "body"))
     raw = good.select("article_id", "source", "kind", "url", "content", "raw_sha256", "first_seen_at")
     articles = good.drop("content", "kind", "raw_sha256", "reject_reason", "reject_detail")
-    return BatchResult(articles, raw, mentions, entities, topics, signatures, rejects)
+    tone = pl.DataFrame(score_tone(articles["body"].to_list()),
+                        schema={c: pl.Float64 for c in ("tone", "tone_positive", "tone_negative", "tone_polarity")})
+    articles = pl.concat([articles, tone], how="horizontal")
+    return BatchResult(articles, raw, mentions, entities, topics, signatures, events, rejects)
 
 
 # ------------------------------------------------------------------------------ transforming
@@ -405,6 +417,8 @@ def commit_chunk(
         frames = {
             "raw_inputs": with_partition(raw),
             "mentions": with_partition(pl.concat([r.mentions for r in results], how="diagonal_relaxed")),
+            "events": with_partition(pl.concat([r.events for r in results if r.events.width], how="diagonal_relaxed"))
+            if any(r.events.width for r in results) else pl.DataFrame(),
             "article_topics": with_partition(pl.concat([r.topics for r in results], how="diagonal_relaxed")),
             "article_signatures": signatures.with_columns(**lineage),
             "articles": articles.with_columns(

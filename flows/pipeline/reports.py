@@ -7,7 +7,7 @@ and raises DataChecksFailed naming every failing check, so the run is red in the
 
 Checks read the lake's current snapshot (an analyst's session never blocks them). Views in that
 connection:
-- `articles`, `mentions`, `article_topics`, `article_signatures`, `raw_inputs`: only the run's
+- `articles`, `mentions`, `events`, `article_topics`, `article_signatures`, `raw_inputs`: only the run's
   partitions;
 - `all_<table>` for every table: the whole lake; `entities`, `stories`, `rejects`, `runs`,
   `topics`: the whole (small) tables.

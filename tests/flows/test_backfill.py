@@ -37,7 +37,7 @@ SEEDS = Path(__file__).resolve().parents[2] / "seeds"
 DAY = dt.date(2021, 12, 12)  # the dated seeds 000 and 004
 DECEMBER = ("2021-12-01", "2021-12-31")
 LINEAGE = ["run_id", "ingested_at", "pipeline_version"]
-ARTICLE_TABLES = ("articles", "mentions", "article_topics", "article_signatures", "sentence_country_pairs")
+ARTICLE_TABLES = ("articles", "mentions", "events", "article_topics", "article_signatures", "sentence_country_pairs")
 DERIVED = (*ARTICLE_TABLES, "stories")  # rebuilt from raw_inputs by a backfill
 
 #: Five days of inputs (seed texts re-dated), fed to the warehouse one day per incremental run. One
@@ -138,7 +138,7 @@ def _rows(store: Warehouse, table: str) -> pl.DataFrame:
     """A table without lineage columns, in a stable order."""
     frame = store.read(table).drop(LINEAGE, strict=False)
     key = [c for c in ("story_id", "entity_id", "article_id", "start_char", "topic", "sentence_index",
-                       "country_a", "country_b") if c in frame.columns]
+                       "country_a", "country_b", "event_id") if c in frame.columns]
     return frame.sort(key)
 
 

@@ -85,7 +85,7 @@ def test_warehouse_is_a_partitioned_ducklake(seed_run, tmp_path):
     store = Warehouse(root)
     # Small commits are inlined in the catalog (DuckLake data inlining); compaction writes them out.
     compact_warehouse(store, keep_days=30)
-    for table in ("articles", "raw_inputs", "mentions", "article_topics", "article_signatures"):
+    for table in ("articles", "raw_inputs", "mentions", "events", "article_topics", "article_signatures"):
         files = store.query(f"select data_file from ducklake_list_files('lake', '{table}')")["data_file"].to_list()
         assert files, table
         assert any("/year=2021/month=12/" in f for f in files), (table, files)
@@ -128,12 +128,12 @@ def test_rerun_is_idempotent(prefect_harness, tmp_path):
     run_flow(paths=[str(inputs)], warehouse=str(wh))
     store = Warehouse(wh)
     lineage = ["run_id", "ingested_at"]
-    first = {t: store.read(t).drop(lineage, strict=False) for t in ("articles", "mentions", "article_topics", "entities", "stories", "raw_inputs")}
+    first = {t: store.read(t).drop(lineage, strict=False) for t in ("articles", "mentions", "events", "article_topics", "entities", "stories", "raw_inputs")}
     files_before = sorted(p.relative_to(wh) for p in (wh / "lake").rglob("*.parquet") if "runs" not in p.parts)
     run_flow(paths=[str(inputs)], warehouse=str(wh))
     for table, before in first.items():
         after = store.read(table).drop(lineage, strict=False)
-        key = [c for c in ("article_id", "entity_id", "story_id", "start_char", "topic") if c in after.columns]
+        key = [c for c in ("article_id", "entity_id", "story_id", "start_char", "topic", "event_id") if c in after.columns]
         assert after.sort(key).equals(before.sort(key)), table
     files_after = sorted(p.relative_to(wh) for p in (wh / "lake").rglob("*.parquet") if "runs" not in p.parts)
     assert files_after == files_before
