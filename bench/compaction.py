@@ -30,7 +30,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from flows.warehouse.maintenance import compact_warehouse, lake_stats  # noqa: E402
 from flows.warehouse.store import Warehouse, replace_rows  # noqa: E402
 
-PER_ARTICLE = ("articles", "raw_inputs", "mentions", "article_topics", "article_signatures")
+PER_ARTICLE = ("articles", "raw_inputs", "mentions", "events", "article_topics", "article_signatures",
+               "sentence_country_pairs")
 START = dt.datetime(2026, 11, 1, tzinfo=dt.timezone.utc)
 
 

@@ -7,7 +7,7 @@ Build (timed):
 2. those rows copied in SQL, with fresh ids (`<article_id>-<copy>`, `<story_id>-<copy>`), content
    hashes and LSH band keys, over three years of partition dates (ending at the corpus' last date;
    a story's articles keep their distances in days) up to N articles, for every per-article table
-   (articles, raw_inputs, mentions, article_topics, article_signatures, sentence_country_pairs) and stories, committed in a
+   (articles, raw_inputs, mentions, events, article_topics, article_signatures, sentence_country_pairs) and stories, committed in a
    few large transactions, then `fpwatch compact` (flows.warehouse.maintenance.compact_warehouse);
 3. the same rows written in the OLD layout: lake/<table>/partition_date=D/data.parquet (one file
    per table and day, zstd) and warehouse.duckdb with `read_parquet(..., union_by_name)` views and
@@ -57,7 +57,7 @@ from _evaldata import eval_dir as find_eval_dir  # noqa: E402
 
 CORPUS = Path("corpus") / "allsides_foreign_policy.jsonl.gz"
 #: Per-article tables (partitioned by partition_date), copied with fresh ids.
-ARTICLE_TABLES = ("articles", "raw_inputs", "mentions", "article_topics", "article_signatures",
+ARTICLE_TABLES = ("articles", "raw_inputs", "mentions", "events", "article_topics", "article_signatures",
                   "sentence_country_pairs")
 #: What the old layout did not store (tables, columns): its disk figure leaves them out.
 NOT_IN_OLD_LAYOUT = ("sentence_country_pairs", "story_terms", "story_weights")
@@ -266,6 +266,8 @@ def replicate(root: Path, n_articles: int, work: Path) -> dict:
                     b.content || {mark} as content)
                 from cmap as c join b_raw_inputs as b using (article_id)""",
             "mentions": f"select b.* replace ({same}) from cmap as c join b_mentions as b using (article_id)",
+            "events": f"select b.* replace ({same}, b.event_id || '-' || c.i as event_id) "
+                      "from cmap as c join b_events as b using (article_id)",
             "sentence_country_pairs": f"select b.* replace ({same}, c.new_day as article_date) "
                                       "from cmap as c join b_sentence_country_pairs as b using (article_id)",
             "article_topics": f"select b.* replace ({same}) from cmap as c join b_article_topics as b using (article_id)",
