@@ -117,6 +117,8 @@ WINDOW_DAYS = 3 * 365 + 1
 #: day with few row groups, and a bounded buffer (~64 days of article bodies).
 OLD_DAYS_PER_COPY = 96
 RUNS, WARMUP = 5, 1
+#: Build steps, in order; each is saved to meta.json when it finishes.
+STEPS = ("base_run", "replicate", "compact", "old")
 FRESH = 100
 #: A 100-article run is stopped past these (story clustering reads every article of the days
 #: around each new one: AllSides dates spread over years make that most of a big lake).
@@ -591,14 +593,18 @@ def main(argv: list[str] | None = None) -> int:
     try:
         records = load_records(eval_dir)
         meta = json.loads(meta_file.read_text()) if meta_file.exists() else {}
+        same_build = meta.get("articles_wanted") == args.articles and meta.get("base_wanted") == args.base
         if args.reuse:
-            if meta.get("articles_wanted") != args.articles or meta.get("base_wanted") != args.base:
+            if not same_build or "disk" not in meta:
                 ap.error(f"no finished build of {args.articles} articles in {work}")
             meta["cycle"] = meta.get("cycle", 0) + 1
+        elif same_build and "disk" not in meta:  # an interrupted build: go on from its last finished step
+            log(f"resuming the build in {work} after: {', '.join(k for k in STEPS if k in meta) or 'nothing'}")
         else:
             for name in ("input", "new", "old", "empty", "duckdb_tmp"):
                 shutil.rmtree(work / name, ignore_errors=True)
             meta = {"articles_wanted": args.articles, "base_wanted": args.base, "cycle": 0}
+            meta_file.write_text(json.dumps(meta, indent=1, default=str))
         c = meta["cycle"]
         spread_dir = work / "input" / f"fresh-{c}-spread"
         write_inputs(fresh_records(records, args.base, 2 * c), spread_dir)
@@ -606,20 +612,22 @@ def main(argv: list[str] | None = None) -> int:
         with prefect_harness():
             log(f"Prefect API up; work folder {work}")
             if not args.reuse:
+                def step(name: str, what: str, fn) -> None:  # each finished step is saved: a rerun resumes
+                    if name in meta:
+                        return
+                    log(f"{what} ...")
+                    meta[name] = fn()
+                    log(f"  {meta[name]}")
+                    meta_file.write_text(json.dumps(meta, indent=1, default=str))
+
                 write_inputs(list(enumerate(records[:args.base])), work / "input" / "base")
-                log(f"pipeline run on {args.base} AllSides articles ...")
-                meta["base_run"] = base_run(work / "input" / "base", new_root)
-                log(f"  {meta['base_run']}")
-                log(f"replicating to {args.articles} articles ...")
-                meta["replicate"] = replicate(new_root, args.articles, work)
+                step("base_run", f"pipeline run on {args.base} AllSides articles",
+                     lambda: base_run(work / "input" / "base", new_root))
+                step("replicate", f"replicating to {args.articles} articles",
+                     lambda: replicate(new_root, args.articles, work))
                 meta.update(lo=meta["replicate"]["lo"], hi=meta["replicate"]["hi"])
-                log(f"  {meta['replicate']}")
-                log("compacting (fpwatch compact) ...")
-                meta["compact"] = compact(new_root)
-                log(f"  {meta['compact']}")
-                log("writing the old layout ...")
-                meta["old"] = build_old(new_root, old_root, work)
-                log(f"  {meta['old']}")
+                step("compact", "compacting (fpwatch compact)", lambda: compact(new_root))
+                step("old", "writing the old layout", lambda: build_old(new_root, old_root, work))
                 shutil.rmtree(work / "duckdb_tmp", ignore_errors=True)
                 meta["disk"] = {
                     "new_bytes": du([new_root]), "new_files": count_files(new_root / "lake"),

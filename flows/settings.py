@@ -59,6 +59,9 @@ class Settings(BaseSettings, FetchSettings):
     chunk_size: int = Field(
         DEFAULT_CHUNK_SIZE, gt=0, description="Inputs read, transformed and committed together (one transaction).",
     )
+    memory_limit: str = Field(
+        "4GB", description="DuckDB memory of a writing process before it spills to <warehouse>/tmp/ (DuckDB's own default is 80% of RAM).",
+    )
     max_file_bytes: int = Field(DEFAULT_MAX_FILE_BYTES, gt=0, description="Inputs larger than this are rejected.")
     batch_size: int = Field(DEFAULT_BATCH_SIZE, gt=0, description="Articles per transform task.")
     ner_model: str | None = Field(None, description="spaCy pipeline to load (default: the installed en_core_web_sm).")

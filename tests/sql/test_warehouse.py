@@ -277,3 +277,18 @@ def test_migrate_converts_the_old_parquet_layout_row_for_row(tmp_path):
     assert not (lake / "articles").exists()
     assert migrate_warehouse(store)[0].startswith("catalog up to date")  # a second migrate is a no-op
     assert store.read("articles").height == 3
+
+
+def test_writers_cap_duckdb_memory_and_spill_under_the_warehouse(wh, monkeypatch):
+    """A writing process holds DuckDB to FPWATCH_MEMORY_LIMIT and spills to <warehouse>/tmp, not 80% of RAM."""
+    from flows.warehouse.lake import LakeError
+
+    cur = wh.cursor()
+    limit, spill = cur.execute("select current_setting('memory_limit'), current_setting('temp_directory')").fetchone()
+    assert limit.endswith("GiB") and float(limit.split()[0]) < 4.0 and spill == str(wh.root / "tmp")
+    monkeypatch.setenv("FPWATCH_MEMORY_LIMIT", "512MB")
+    other = Warehouse(wh.root)
+    assert other.cursor().execute("select current_setting('memory_limit')").fetchone()[0] == "488.2 MiB"
+    monkeypatch.setenv("FPWATCH_MEMORY_LIMIT", "lots")
+    with pytest.raises(LakeError, match="FPWATCH_MEMORY_LIMIT='lots'"):
+        Warehouse(wh.root).cursor()
