@@ -62,7 +62,7 @@ def outdated_days(warehouse: Warehouse, days: list[dt.date], version: str = PIPE
 def reprocess_flow(
     start: dt.date | None = None,
     end: dt.date | None = None,
-    sources: list[str] | None = None,
+    sources: list[str] = [],  # noqa: B006  (a list, not None: no None toggle in the Custom run form)
     only_outdated: bool = True,
     warehouse: str | None = None,
 ) -> dict[str, Any]:

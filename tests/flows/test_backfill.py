@@ -197,6 +197,15 @@ def test_bad_parameters_are_named_in_one_message(start, end, mode, message):
         plan_days(start, end, mode, Settings())
 
 
+def test_a_range_in_the_future_is_refused_and_one_ending_after_today_stops_today():
+    today = dt.date(2024, 6, 10)
+    with pytest.raises(BackfillError, match=r"2024-06-11..2024-06-20 is entirely in the future \(today is 2024-06-10"):
+        plan_days("2024-06-11", "2024-06-20", "reprocess", Settings(), today=today)
+    days = plan_days("2024-06-08", "2024-06-20", "reprocess", Settings(), today=today)
+    assert days == day_range(dt.date(2024, 6, 8), today)
+    assert plan_days("2024-06-10", "2024-06-10", "reprocess", Settings(), today=today) == [today]
+
+
 def test_the_maximum_range_is_a_setting():
     assert len(plan_days("2024-01-01", "2024-01-05", "reprocess", Settings(max_backfill_days=5))) == 5
     with pytest.raises(BackfillError, match="over the maximum of 4"):
@@ -215,6 +224,11 @@ def test_bad_parameters_fail_the_flow_and_write_nothing(prefect_harness, wh, tmp
     with pytest.raises(BackfillError, match="unknown source 'Le Monde'.*known: IRIA, Nikkei Asia"):
         backfill_flow(start=DECEMBER[0], end=DECEMBER[1], sources=["Le Monde"], warehouse=str(wh))
     assert _lake_state(wh) == before  # no snapshot, no `runs` row, no data file
+    future = dt.date.today() + dt.timedelta(days=30)
+    state = backfill_flow(start=future, end=future + dt.timedelta(days=3), warehouse=str(wh), return_state=True)
+    assert state.is_failed() and state.message.startswith(f"{future}..") and "entirely in the future" in state.message
+    assert "Traceback" not in state.message and "\n" not in state.message  # one line: the run page's headline
+    assert _lake_state(wh) == before
 
 
 # ------------------------------------------------------------------------------ runs
@@ -645,6 +659,17 @@ def test_deployments_are_declared_in_one_place_from_the_settings():
     from flows.jobs.backfill import backfill_flow
 
     form = parameter_schema(backfill_flow).model_dump()  # what the UI renders as the Custom run form
+    assert form["properties"]["sources"]["type"] == "array" and "anyOf" not in form["properties"]["sources"]
+    assert form["properties"]["sources"]["default"] == []  # a plain list: no None toggle
+    for deployment in deployments.values():  # analysts do not see (or change) the warehouse path
+        assert "warehouse" not in deployment._parameter_openapi_schema.properties, deployment.name
+    assert "fpwatch-backfill-chunk" not in deployments  # served: no fan-out
+    pooled = {d.name: d for d in build_deployments(Settings(backfill_concurrency=3, heartbeat_seconds=45), work_pool=True)}
+    chunk = pooled["fpwatch-backfill-chunk"]
+    assert chunk.entrypoint == "flows.jobs.backfill.backfill_chunk_flow"
+    assert chunk.concurrency_limit == 3
+    assert chunk.concurrency_options.collision_strategy == ConcurrencyLimitStrategy.ENQUEUE
+    assert pooled["fpwatch-backfill"].job_variables == {"env": {"PREFECT_FLOWS_HEARTBEAT_FREQUENCY": "45"}}
     assert form["required"] == ["start", "end"]
     assert form["properties"]["start"]["format"] == "date"
     assert "First day partition" in form["properties"]["start"]["description"]
