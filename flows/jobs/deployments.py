@@ -160,11 +160,26 @@ def ensure_work_pool(name: str) -> bool:
             return True
 
 
-def ensure_zombie_automation(settings: Settings) -> str:
-    """Create (or refresh) the automation that marks silent runs Crashed; returns its id.
+#: Every state a flow run may move to after Pending or Running, and its heartbeat: any of these
+#: within the window shows the run's process is alive (or done).
+_ALIVE = {
+    "prefect.flow-run.heartbeat", "prefect.flow-run.Running", "prefect.flow-run.Completed",
+    "prefect.flow-run.Failed", "prefect.flow-run.Cancelled", "prefect.flow-run.Crashed",
+    "prefect.flow-run.Cancelling", "prefect.flow-run.AwaitingConcurrencySlot", "prefect.flow-run.Scheduled",
+    "prefect.flow-run.AwaitingRetry", "prefect.flow-run.Retrying", "prefect.flow-run.Paused",
+    "prefect.flow-run.Suspended", "prefect.flow-run.Late",
+}
 
-    Prefect's recipe (docs: "How to detect and respond to zombie flows"): a proactive trigger per flow
-    run that expects another heartbeat or an end state within `zombie_after_seconds` of each heartbeat.
+
+def ensure_zombie_automation(settings: Settings) -> str:
+    """Create (or refresh) the automations that mark silent runs Crashed; returns the first one's id.
+
+    1. Prefect's recipe (docs: "How to detect and respond to zombie flows"): a proactive trigger per
+       flow run that expects another heartbeat or an end state within `zombie_after_seconds` of each
+       heartbeat.
+    2. The same after the server-side Pending and Running events: a run whose process was killed
+       before its first heartbeat reached the server (SIGKILL drops the client's event buffer:
+       measured, the recipe alone left such runs Running) is crashed too.
     """
     from datetime import timedelta
 
@@ -175,28 +190,35 @@ def ensure_zombie_automation(settings: Settings) -> str:
     from prefect.events.schemas.events import ResourceSpecification
 
     within = max(settings.zombie_after_seconds, 2 * settings.heartbeat_seconds + 15)
-    with contextlib.suppress(ValueError):  # not there yet
-        Automation.read(name=ZOMBIE_AUTOMATION).delete()
-    automation = Automation(
-        name=ZOMBIE_AUTOMATION,
-        description=f"A flow run that sent no heartbeat and did not end for {within} s lost its process "
-        "(killed worker, serve or machine): mark it Crashed, which frees its concurrency slot.",
-        trigger=EventTrigger(
-            after={"prefect.flow-run.heartbeat"},
-            expect={"prefect.flow-run.heartbeat", "prefect.flow-run.Completed", "prefect.flow-run.Failed",
-                    "prefect.flow-run.Cancelled", "prefect.flow-run.Crashed"},
-            match=ResourceSpecification({"prefect.resource.id": ["prefect.flow-run.*"]}),
-            for_each={"prefect.resource.id"},
-            posture=Posture.Proactive,
-            threshold=1,
-            within=timedelta(seconds=within),
-        ),
-        actions=[ChangeFlowRunState(
-            state=StateType.CRASHED,
-            message=f"no heartbeat for {within} s: its worker, serve process or machine stopped",
-        )],
-    ).create()
-    return str(automation.id)
+    message = f"no heartbeat for {within} s: its worker, serve process or machine stopped"
+    specs = [
+        (ZOMBIE_AUTOMATION, {"prefect.flow-run.heartbeat"},
+         {"prefect.flow-run.heartbeat", "prefect.flow-run.Completed", "prefect.flow-run.Failed",
+          "prefect.flow-run.Cancelled", "prefect.flow-run.Crashed"}),
+        (ZOMBIE_AUTOMATION + " (before the first)", {"prefect.flow-run.Pending", "prefect.flow-run.Running"},
+         _ALIVE),
+    ]
+    ids = []
+    for name, after, expect in specs:
+        with contextlib.suppress(ValueError):  # not there yet
+            Automation.read(name=name).delete()
+        automation = Automation(
+            name=name,
+            description=f"A flow run that sent no heartbeat and did not end for {within} s lost its process "
+            "(killed worker, serve or machine): mark it Crashed, which frees its concurrency slot.",
+            trigger=EventTrigger(
+                after=after, expect=expect,
+                match=ResourceSpecification({"prefect.resource.id": ["prefect.flow-run.*"]}),
+                # Only fpwatch's deployed runs (tagged): they send heartbeats every heartbeat_seconds;
+                # other flows on the server may use Prefect's default (180 s) and must not be crashed.
+                match_related=ResourceSpecification({"prefect.resource.id": [f"prefect.tag.{t}" for t in TAGS]}),
+                for_each={"prefect.resource.id"}, posture=Posture.Proactive, threshold=1,
+                within=timedelta(seconds=within),
+            ),
+            actions=[ChangeFlowRunState(state=StateType.CRASHED, message=message)],
+        ).create()
+        ids.append(str(automation.id))
+    return ids[0]
 
 
 def deploy_all(settings: Settings | None = None, pool: str | None = None) -> dict[str, Any]:
@@ -239,8 +261,7 @@ def serve_all(settings: Settings | None = None, *, limit: int = SERVE_LIMIT) -> 
     os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
     # Served runs inherit this environment: heartbeats for the zombie automation (a killed `serve`
     # leaves no run Running for ever, nor its concurrency slot taken).
-    for key, value in heartbeat_env(settings).items():
-        os.environ.setdefault(key, value)
+    os.environ.update(heartbeat_env(settings))  # the automation's window assumes this frequency
     with contextlib.suppress(Exception):  # an old server without automations still serves
         ensure_zombie_automation(settings)
     serve(*build_deployments(settings), pause_on_shutdown=False, limit=limit)

@@ -59,7 +59,7 @@ class Chunk:
 def _start(chunk: Chunk, sources: list[str], mode: str, warehouse: str | None, parent: str | None) -> None:
     from prefect.deployments import run_deployment
 
-    from flows.jobs.deployments import BACKFILL_CHUNK_FULL_NAME
+    from flows.jobs.deployments import BACKFILL_CHUNK_FULL_NAME, TAGS
 
     if chunk.flow_run_id:
         chunk.earlier_runs.append(chunk.flow_run_id)
@@ -69,7 +69,7 @@ def _start(chunk: Chunk, sources: list[str], mode: str, warehouse: str | None, p
     if warehouse:
         parameters["warehouse"] = warehouse
     run = run_deployment(
-        BACKFILL_CHUNK_FULL_NAME, parameters=parameters, timeout=0, as_subflow=True,
+        BACKFILL_CHUNK_FULL_NAME, parameters=parameters, timeout=0, as_subflow=True, tags=TAGS,
         flow_run_name=f"chunk {chunk.label}" + (f" (attempt {chunk.attempts})" if chunk.attempts > 1 else ""),
         # A parent that is itself retried does not start a chunk twice.
         idempotency_key=f"{parent}:{chunk.label}:{chunk.attempts}" if parent else None,

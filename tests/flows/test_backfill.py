@@ -674,3 +674,20 @@ def test_deployments_are_declared_in_one_place_from_the_settings():
     assert form["properties"]["start"]["format"] == "date"
     assert "First day partition" in form["properties"]["start"]["description"]
     assert "reprocess re-runs the transforms" in form["properties"]["mode"]["description"]
+
+
+def test_a_fanned_out_backfill_is_cut_into_chunks_of_days_and_reported_per_chunk():
+    from flows.jobs.backfill import chunk_days
+    from flows.jobs.fanout import Chunk, render_fanout_report
+
+    days = day_range(dt.date(2024, 1, 1), dt.date(2024, 1, 10))
+    parts = chunk_days(days, 4)
+    assert [len(p) for p in parts] == [4, 4, 2] and [d for p in parts for d in p] == days
+    chunks = [Chunk(p) for p in parts]
+    for c, state in zip(chunks, ("COMPLETED", "COMPLETED", "CRASHED"), strict=True):
+        c.state, c.attempts, c.seconds, c.articles_in, c.articles_written, c.rejects = state, 1, 12.5, 10, 9, 1
+    chunks[2].attempts = 2
+    report = render_fanout_report(days, chunks, "reprocess", [], 40.0)
+    assert report.startswith("# fpwatch backfill run: failed")
+    assert "| 2024-01-01..2024-01-04 | 4 | 10 | 9 | 1 | 12.50 | completed | 1 |" in report
+    assert "| 2024-01-09..2024-01-10 | 2 | 10 | 9 | 1 | 12.50 | crashed | 2 |" in report
