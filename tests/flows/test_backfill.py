@@ -229,6 +229,11 @@ def test_bad_parameters_fail_the_flow_and_write_nothing(prefect_harness, wh, tmp
     assert state.is_failed() and state.message.startswith(f"{future}..") and "entirely in the future" in state.message
     assert "Traceback" not in state.message and "\n" not in state.message  # one line: the run page's headline
     assert _lake_state(wh) == before
+    from flows.jobs.reprocess import reprocess_flow
+
+    state = reprocess_flow(start="2024-02-01", end="2024-01-01", warehouse=str(wh), return_state=True)
+    assert state.is_failed() and state.message == "end (2024-01-01) is before start (2024-02-01)"
+    assert _lake_state(wh) == before
 
 
 # ------------------------------------------------------------------------------ runs
