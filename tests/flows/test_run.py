@@ -272,4 +272,3 @@ def test_duckdb_cli_from_the_registry_opens_the_lake(seed_run):
         capture_output=True, text=True, timeout=60,
     )
     assert "disabled by configuration" in refused.stdout + refused.stderr
-
