@@ -27,6 +27,7 @@ import datetime as dt
 import gzip
 import json
 import os
+import shutil
 import signal
 import socket
 import subprocess
@@ -289,6 +290,7 @@ def main(argv: list[str] | None = None) -> int:
             _stop(p)
         pg.stop()
         pg.remove()
+        shutil.rmtree(base, ignore_errors=True)
     return 0
 
 
