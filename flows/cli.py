@@ -373,6 +373,33 @@ def serve(warehouse: WarehouseOpt = None) -> None:
 
 
 @app.command()
+def deploy(
+    pool: Annotated[Optional[str], typer.Option("--pool", help="Process work pool [env FPWATCH_WORK_POOL, default fpwatch].")] = None,
+) -> None:
+    """Register the ingest, backfill, reprocess and compact deployments to a Prefect work pool.
+
+    The pool (a process pool) is created if missing; `prefect worker start --pool NAME` on any
+    machine with fpwatch installed then runs them. Also creates the automation that marks runs whose
+    heartbeats stopped as Crashed. Needs PREFECT_API_URL.
+
+    Example: PREFECT_API_URL=http://prefect:4200/api fpwatch deploy --pool fpwatch
+    """
+    if not os.environ.get("PREFECT_API_URL"):
+        _fail("fpwatch deploy needs a Prefect server: export PREFECT_API_URL=http://HOST:4200/api", 2)
+    with _Guard("deploy", None):
+        from flows.jobs.deployments import deploy_all
+
+        result = deploy_all(pool=pool)
+    table = Table(title=f"fpwatch deploy: work pool {result['pool']}"
+                  + (" (created)" if result["pool_created"] else ""), show_header=False)
+    for name, deployment_id in result["deployments"].items():
+        table.add_row(name, deployment_id)
+    table.add_row("zombie automation", result["automation"])
+    Console().print(table)
+    console.print(f"next: `prefect worker start --pool {result['pool']}` on each machine that runs flows")
+
+
+@app.command()
 def backfill(
     start: Annotated[str, typer.Option("--start", help="First day partition, YYYY-MM-DD.")],
     end: Annotated[str, typer.Option("--end", help="Last day partition (included), YYYY-MM-DD.")],
@@ -392,7 +419,7 @@ def backfill(
     except BackfillError as exc:
         _fail(str(exc), 2)
     with _Guard("backfill", warehouse):
-        summary = backfill_flow(start=start, end=end, sources=source or None, mode=mode,
+        summary = backfill_flow(start=start, end=end, sources=source or [], mode=mode,
                                 warehouse=str(warehouse) if warehouse else None)
     _print_run_summary(summary)
 
@@ -412,7 +439,7 @@ def reprocess(
     from flows.jobs.reprocess import reprocess_flow
 
     with _Guard("reprocess", warehouse):
-        summary = reprocess_flow(start=start, end=end, sources=source or None, only_outdated=not all_partitions,
+        summary = reprocess_flow(start=start, end=end, sources=source or [], only_outdated=not all_partitions,
                                  warehouse=str(warehouse) if warehouse else None)
     _print_run_summary(summary)
 

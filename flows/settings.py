@@ -38,6 +38,22 @@ DEFAULT_MAX_BACKFILL_DAYS = 366
 #: Half the inputs rejected means a source or a parser broke, not a few bad pages.
 DEFAULT_MAX_REJECT_RATE = 0.5
 
+# Scale-out (issue 9): work pools, backfill fan-out, heartbeats.
+#: The Prefect work pool `fpwatch deploy` registers the deployments to (a process pool).
+DEFAULT_WORK_POOL = "fpwatch"
+#: Days per child flow run of a fanned-out backfill: a week of CC-NEWS-sized input (~3,000
+#: articles/day) is ~10 min on one 2-core worker, long enough that the ~1.1 s + process start of a
+#: flow run (~15 s with the imports) is noise, short enough that a retried chunk redoes little.
+DEFAULT_BACKFILL_CHUNK_DAYS = 7
+#: Child runs of one backfill at once across the pool (a deployment concurrency limit): one per
+#: worker machine of a small team; raise it with the number of workers.
+DEFAULT_BACKFILL_CONCURRENCY = 2
+#: Flow-run heartbeats (PREFECT_FLOWS_HEARTBEAT_FREQUENCY, Prefect's minimum is 30 s) ...
+DEFAULT_HEARTBEAT_SECONDS = 30
+#: ... and the silence after which the zombie automation marks a run Crashed and frees its
+#: concurrency slot: three missed heartbeats (a loaded machine may delay one, not three).
+DEFAULT_ZOMBIE_AFTER_SECONDS = 90
+
 
 class Settings(BaseSettings, FetchSettings):
     """Every tunable of a run. Environment: FPWATCH_<NAME> (e.g. FPWATCH_WAREHOUSE=/srv/fpwatch).
@@ -98,6 +114,25 @@ class Settings(BaseSettings, FetchSettings):
     )
     max_backfill_days: int = Field(
         DEFAULT_MAX_BACKFILL_DAYS, gt=0, description="Longest date range one backfill or reprocess run accepts."
+    )
+    work_pool: str = Field(
+        DEFAULT_WORK_POOL, min_length=1, description="Prefect process work pool `fpwatch deploy` registers to.",
+    )
+    backfill_chunk_days: int = Field(
+        DEFAULT_BACKFILL_CHUNK_DAYS, gt=0, le=366,
+        description="Days per child flow run when a backfill runs on a work pool (fan-out).",
+    )
+    backfill_concurrency: int = Field(
+        DEFAULT_BACKFILL_CONCURRENCY, gt=0, le=256,
+        description="Child flow runs of a fanned-out backfill running at once (Prefect concurrency limit).",
+    )
+    heartbeat_seconds: int = Field(
+        DEFAULT_HEARTBEAT_SECONDS, ge=30, le=3600,
+        description="Seconds between flow-run heartbeats of deployed runs (PREFECT_FLOWS_HEARTBEAT_FREQUENCY).",
+    )
+    zombie_after_seconds: int = Field(
+        DEFAULT_ZOMBIE_AFTER_SECONDS, ge=60, le=86400,
+        description="A deployed run silent this long (no heartbeat, no end) is marked Crashed and frees its slot.",
     )
     max_reject_rate: float = Field(
         DEFAULT_MAX_REJECT_RATE, ge=0, le=1, description="Share of a run's inputs rejected above which the run fails."

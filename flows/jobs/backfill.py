@@ -8,7 +8,16 @@ at all. Inputs are re-transformed even when unchanged; an input the pipeline now
 articles, mentions and topics (its raw input stays). Re-running a backfill gives the same rows.
 
 Parameters are validated before anything is written: end before start, a range over
-`Settings.max_backfill_days`, an unknown mode or source fail at once with one clear message.
+`Settings.max_backfill_days`, a range entirely in the future, an unknown mode or source end the
+run at once as Failed with one clear line (the state message; no traceback). A range that ends
+after today is cut at today, with a warning.
+
+On a work pool (`fpwatch deploy`), a backfill over more than `Settings.backfill_chunk_days` days fans
+out: chunks of days become child flow runs of the backfill-chunk deployment (`run_deployment`),
+throttled by its concurrency limit (`Settings.backfill_concurrency`) and run by whichever workers
+of the pool are free; the parent waits, starts a failed chunk once more, and publishes one report
+artifact with a row per chunk. Served (`fpwatch serve`) or called in-process (`fpwatch backfill`),
+the days run in this process as before.
 """
 
 from __future__ import annotations
@@ -24,6 +33,7 @@ from urllib.parse import urlsplit
 import polars as pl
 from prefect import flow
 from prefect.logging import get_run_logger
+from prefect.states import Failed, State
 
 from flows.sources.files import DOCUMENT_SCHEMA
 from flows.pipeline.process import process_documents
@@ -136,9 +146,18 @@ def resolve_sources(sources: list[str] | None, settings: Settings, warehouse: Wa
     )
 
 
-def plan_days(start: Any, end: Any, mode: Any, settings: Settings) -> list[dt.date]:
-    """Validate the date range and mode; return the day partitions to rebuild."""
+def utc_today() -> dt.date:
+    return dt.datetime.now(dt.timezone.utc).date()
+
+
+def plan_days(start: Any, end: Any, mode: Any, settings: Settings, today: dt.date | None = None) -> list[dt.date]:
+    """Validate the date range and mode; return the day partitions to rebuild (none after `today`, UTC).
+
+    A range entirely after today is refused (there is nothing to rebuild: a green run that did
+    nothing would hide the typo); a range that ends after today stops at today.
+    """
     start_day, end_day = _as_date(start, "start"), _as_date(end, "end")
+    today = today or utc_today()
     if mode not in MODES:
         raise BackfillError(f"mode must be one of {', '.join(MODES)}, not {mode!r}")
     if end_day < start_day:
@@ -149,7 +168,16 @@ def plan_days(start: Any, end: Any, mode: Any, settings: Settings) -> list[dt.da
             f"{start_day}..{end_day} is {n_days} days, over the maximum of {settings.max_backfill_days} "
             "(FPWATCH_MAX_BACKFILL_DAYS): split the range into several backfills"
         )
-    return day_range(start_day, end_day)
+    if start_day > today:
+        raise BackfillError(
+            f"{start_day}..{end_day} is entirely in the future (today is {today}, UTC): there is nothing to rebuild"
+        )
+    return day_range(start_day, min(end_day, today))
+
+
+def chunk_days(days: list[dt.date], size: int) -> list[list[dt.date]]:
+    """Consecutive runs of `size` days (the last one shorter), in date order."""
+    return [days[i:i + size] for i in range(0, len(days), size)]
 
 
 # ------------------------------------------------------------------------------ reading days
@@ -259,15 +287,50 @@ def process_days(
     get_run_logger().info("%d days in %.1f s", len(days), time.monotonic() - started)
 
 
-# ------------------------------------------------------------------------------ the flow
+# ------------------------------------------------------------------------------ the flows
+def refuse(exc: Exception) -> State:
+    """End the flow run Failed with the one-line reason as its message (no traceback logged).
+
+    Called in-process, the flow raises `exc` itself (the CLI prints its one line, exit 2).
+    """
+    get_run_logger().error("refused: %s", exc)
+    return Failed(message=str(exc), data=exc)
+
+
+def _validated(start: Any, end: Any, sources: list[str] | None, mode: Any, warehouse: str | None,
+               settings: Settings) -> tuple[list[dt.date], SourceSelector, Warehouse]:
+    store = Warehouse(warehouse or settings.warehouse)
+    days = plan_days(start, end, mode, settings)
+    requested_end = _as_date(end, "end")
+    if days[-1] < requested_end:
+        get_run_logger().warning(
+            "%s..%s ends in the future: rebuilding up to today (%s), the later days have no data yet",
+            days[0], requested_end, days[-1],
+        )
+    store.ensure_catalog()
+    return days, resolve_sources(sources, settings, store), store
+
+
+def run_days_here(days: list[dt.date], mode: str, selector: SourceSelector, store: Warehouse,
+                  settings: Settings) -> dict[str, Any]:
+    """Rebuild `days` in this process: one `runs` row, data checks and report (today's behaviour)."""
+    params = {"start": days[0].isoformat(), "end": days[-1].isoformat(), "sources": list(selector.names),
+              "mode": mode, "warehouse": str(store.root)}
+    with run_lifecycle("backfill", params, store, settings) as run:
+        process_days(days, mode, selector, settings, run)
+    summary = run.summary
+    summary["days"] = len(days)
+    return summary
+
+
 @flow(name="backfill", log_prints=True)
 def backfill_flow(
     start: dt.date,
     end: dt.date,
-    sources: list[str] | None = None,
+    sources: list[str] = [],  # noqa: B006  (a list, not None: the Custom run form shows no None toggle)
     mode: BackfillMode = "reprocess",
     warehouse: str | None = None,
-) -> dict[str, Any]:
+) -> dict[str, Any] | State:
     """Rebuild the day partitions from start to end (both included), replacing each one atomically.
 
     Args:
@@ -280,14 +343,47 @@ def backfill_flow(
         warehouse: Warehouse directory; empty: the FPWATCH_WAREHOUSE setting.
     """
     settings = get_settings()
-    store = Warehouse(warehouse or settings.warehouse)
-    days = plan_days(start, end, mode, settings)
-    store.ensure_catalog()
-    selector = resolve_sources(sources, settings, store)
-    params = {"start": days[0].isoformat(), "end": days[-1].isoformat(), "sources": list(selector.names),
-              "mode": mode, "warehouse": str(store.root)}
-    with run_lifecycle("backfill", params, store, settings) as run:
-        process_days(days, mode, selector, settings, run)
-    summary = run.summary
-    summary["days"] = len(days)
-    return summary
+    try:
+        days, selector, store = _validated(start, end, sources, mode, warehouse, settings)
+    except BackfillError as exc:
+        return refuse(exc)
+    pool = _work_pool_of_this_run()
+    if pool and len(days) > settings.backfill_chunk_days:
+        from flows.jobs.fanout import fan_out
+
+        return fan_out(days, list(selector.names), mode, settings, warehouse)
+    return run_days_here(days, mode, selector, store, settings)
+
+
+@flow(name="backfill-chunk", log_prints=True)
+def backfill_chunk_flow(
+    start: dt.date,
+    end: dt.date,
+    sources: list[str] = [],  # noqa: B006
+    mode: BackfillMode = "reprocess",
+    warehouse: str | None = None,
+) -> dict[str, Any] | State:
+    """Rebuild the days of one chunk of a fanned-out backfill (started by the backfill flow).
+
+    Args:
+        start: First day partition of the chunk (YYYY-MM-DD).
+        end: Last day partition of the chunk (YYYY-MM-DD).
+        sources: Only these sources (as the backfill's). Empty: every source.
+        mode: reprocess or refetch (as the backfill's).
+        warehouse: Warehouse directory; empty: the FPWATCH_WAREHOUSE setting.
+    """
+    settings = get_settings()
+    try:
+        days, selector, store = _validated(start, end, sources, mode, warehouse, settings)
+    except BackfillError as exc:
+        return refuse(exc)
+    return run_days_here(days, mode, selector, store, settings)
+
+
+def _work_pool_of_this_run() -> str | None:
+    """The work pool this flow run came from (None: served by `fpwatch serve`, or called in-process)."""
+    from prefect.context import FlowRunContext
+
+    context = FlowRunContext.get()
+    run = context.flow_run if context else None
+    return run.work_pool_name if run is not None and run.deployment_id else None

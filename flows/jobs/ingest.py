@@ -60,7 +60,7 @@ def cancel_late_runs() -> list[str]:
 
 @flow(name="ingest", log_prints=True)
 def ingest_flow(
-    paths: list[str] | None = None,
+    paths: list[str] = [],  # noqa: B006  (a list, not None: no None toggle in the Custom run form)
     sources_file: str | None = None,
     warehouse: str | None = None,
 ) -> dict[str, Any]:

@@ -18,8 +18,9 @@ from typing import Any
 import polars as pl
 from prefect import flow
 from prefect.logging import get_run_logger
+from prefect.states import State
 
-from flows.jobs.backfill import BackfillError, _as_date, process_days, resolve_sources
+from flows.jobs.backfill import BackfillError, _as_date, process_days, refuse, resolve_sources
 from flows.pipeline.reports import run_lifecycle
 from flows.settings import get_settings
 from flows.warehouse.store import Warehouse, date_list
@@ -62,10 +63,10 @@ def outdated_days(warehouse: Warehouse, days: list[dt.date], version: str = PIPE
 def reprocess_flow(
     start: dt.date | None = None,
     end: dt.date | None = None,
-    sources: list[str] | None = None,
+    sources: list[str] = [],  # noqa: B006  (a list, not None: no None toggle in the Custom run form)
     only_outdated: bool = True,
     warehouse: str | None = None,
-) -> dict[str, Any]:
+) -> dict[str, Any] | State:
     """Re-run the transforms over stored raw inputs for the partitions an older pipeline wrote.
 
     Args:
@@ -79,12 +80,15 @@ def reprocess_flow(
     settings = get_settings()
     logger = get_run_logger()
     store = Warehouse(warehouse or settings.warehouse)
-    start_day = _as_date(start, "start") if start is not None else None
-    end_day = _as_date(end, "end") if end is not None else None
-    if start_day and end_day and end_day < start_day:
-        raise BackfillError(f"end ({end_day}) is before start ({start_day})")
-    store.ensure_catalog()
-    selector = resolve_sources(sources, settings, store)
+    try:  # bad parameters end the run at once, one line as its state message
+        start_day = _as_date(start, "start") if start is not None else None
+        end_day = _as_date(end, "end") if end is not None else None
+        if start_day and end_day and end_day < start_day:
+            raise BackfillError(f"end ({end_day}) is before start ({start_day})")
+        store.ensure_catalog()
+        selector = resolve_sources(sources, settings, store)
+    except BackfillError as exc:
+        return refuse(exc)
     candidates = stored_days(store, start_day, end_day)
     days = outdated_days(store, candidates) if only_outdated else candidates
     left = days[settings.max_backfill_days:]

@@ -151,7 +151,12 @@ class Transformer:
 
     Without `Settings.dask_address` a run with several batches starts a local cluster of
     `transform_workers` processes (spaCy and the cleaners hold the GIL: threads would not use the
-    cores); with it, batches go to that existing cluster. Each worker loads spaCy once.
+    cores); with it, batches go to that existing cluster (its workers need fpwatch installed and
+    PREFECT_API_URL). Each worker process loads spaCy once (`_nlp` is cached per process and the
+    worker processes live on between batches and runs).
+
+    Frames never travel through the scheduler: each batch is scattered straight to a worker (the
+    task refers to it by key) and results come back straight from the workers (`direct_to_workers`).
     """
 
     def __init__(self, settings: Settings):
@@ -170,8 +175,9 @@ class Transformer:
             from prefect.client.orchestration import get_client
             from prefect_dask import DaskTaskRunner
 
+            direct = {"direct_to_workers": True}  # results straight from the workers, not via the scheduler
             if self.settings.dask_address:
-                runner = DaskTaskRunner(address=self.settings.dask_address)
+                runner = DaskTaskRunner(address=self.settings.dask_address, client_kwargs=direct)
             else:
                 # Workers report to this run's Prefect API: without the URL each worker would start an
                 # ephemeral server of its own (measured: 3 servers fighting for 2 cores and one SQLite file).
@@ -179,7 +185,7 @@ class Transformer:
                 runner = DaskTaskRunner(cluster_kwargs={
                     "n_workers": _transform_workers(self.settings), "threads_per_worker": 1, "processes": True,
                     "dashboard_address": None, "env": env,
-                })
+                }, client_kwargs=direct)
             self._runner = self._stack.enter_context(runner)
         return self._runner
 
@@ -193,7 +199,9 @@ class Transformer:
         if parallel:
             single = self.settings.model_copy(update={"ner_processes": 1})
             runner = self._dask()
-            futures = [runner.submit(transform_batch, {"docs": b, "settings": single}) for b in batches]
+            # Scattered: the batch goes from here to one worker; the task carries only its key.
+            scattered = runner.client.scatter(batches, direct=True)
+            futures = [runner.submit(transform_batch, {"docs": b, "settings": single}) for b in scattered]
         for i, batch in enumerate(batches, start=1):
             results.append(futures[i - 1].result() if parallel else transform_batch(batch, self.settings))
             done += batch.height

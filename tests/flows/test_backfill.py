@@ -198,6 +198,15 @@ def test_bad_parameters_are_named_in_one_message(start, end, mode, message):
         plan_days(start, end, mode, Settings())
 
 
+def test_a_range_in_the_future_is_refused_and_one_ending_after_today_stops_today():
+    today = dt.date(2024, 6, 10)
+    with pytest.raises(BackfillError, match=r"2024-06-11..2024-06-20 is entirely in the future \(today is 2024-06-10"):
+        plan_days("2024-06-11", "2024-06-20", "reprocess", Settings(), today=today)
+    days = plan_days("2024-06-08", "2024-06-20", "reprocess", Settings(), today=today)
+    assert days == day_range(dt.date(2024, 6, 8), today)
+    assert plan_days("2024-06-10", "2024-06-10", "reprocess", Settings(), today=today) == [today]
+
+
 def test_the_maximum_range_is_a_setting():
     assert len(plan_days("2024-01-01", "2024-01-05", "reprocess", Settings(max_backfill_days=5))) == 5
     with pytest.raises(BackfillError, match="over the maximum of 4"):
@@ -216,6 +225,16 @@ def test_bad_parameters_fail_the_flow_and_write_nothing(prefect_harness, wh, tmp
     with pytest.raises(BackfillError, match="unknown source 'Le Monde'.*known: IRIA, Nikkei Asia"):
         backfill_flow(start=DECEMBER[0], end=DECEMBER[1], sources=["Le Monde"], warehouse=str(wh))
     assert _lake_state(wh) == before  # no snapshot, no `runs` row, no data file
+    future = dt.date.today() + dt.timedelta(days=30)
+    state = backfill_flow(start=future, end=future + dt.timedelta(days=3), warehouse=str(wh), return_state=True)
+    assert state.is_failed() and state.message.startswith(f"{future}..") and "entirely in the future" in state.message
+    assert "Traceback" not in state.message and "\n" not in state.message  # one line: the run page's headline
+    assert _lake_state(wh) == before
+    from flows.jobs.reprocess import reprocess_flow
+
+    state = reprocess_flow(start="2024-02-01", end="2024-01-01", warehouse=str(wh), return_state=True)
+    assert state.is_failed() and state.message == "end (2024-01-01) is before start (2024-02-01)"
+    assert _lake_state(wh) == before
 
 
 # ------------------------------------------------------------------------------ runs
@@ -646,7 +665,35 @@ def test_deployments_are_declared_in_one_place_from_the_settings():
     from flows.jobs.backfill import backfill_flow
 
     form = parameter_schema(backfill_flow).model_dump()  # what the UI renders as the Custom run form
+    assert form["properties"]["sources"]["type"] == "array" and "anyOf" not in form["properties"]["sources"]
+    assert form["properties"]["sources"]["default"] == []  # a plain list: no None toggle
+    for deployment in deployments.values():  # analysts do not see (or change) the warehouse path
+        assert "warehouse" not in deployment._parameter_openapi_schema.properties, deployment.name
+    assert "fpwatch-backfill-chunk" not in deployments  # served: no fan-out
+    pooled = {d.name: d for d in build_deployments(Settings(backfill_concurrency=3, heartbeat_seconds=45), work_pool=True)}
+    chunk = pooled["fpwatch-backfill-chunk"]
+    assert chunk.entrypoint == "flows.jobs.backfill.backfill_chunk_flow"
+    assert chunk.concurrency_limit == 3
+    assert chunk.concurrency_options.collision_strategy == ConcurrencyLimitStrategy.ENQUEUE
+    assert pooled["fpwatch-backfill"].job_variables == {"env": {"PREFECT_FLOWS_HEARTBEAT_FREQUENCY": "45"}}
     assert form["required"] == ["start", "end"]
     assert form["properties"]["start"]["format"] == "date"
     assert "First day partition" in form["properties"]["start"]["description"]
     assert "reprocess re-runs the transforms" in form["properties"]["mode"]["description"]
+
+
+def test_a_fanned_out_backfill_is_cut_into_chunks_of_days_and_reported_per_chunk():
+    from flows.jobs.backfill import chunk_days
+    from flows.jobs.fanout import Chunk, render_fanout_report
+
+    days = day_range(dt.date(2024, 1, 1), dt.date(2024, 1, 10))
+    parts = chunk_days(days, 4)
+    assert [len(p) for p in parts] == [4, 4, 2] and [d for p in parts for d in p] == days
+    chunks = [Chunk(p) for p in parts]
+    for c, state in zip(chunks, ("COMPLETED", "COMPLETED", "CRASHED"), strict=True):
+        c.state, c.attempts, c.seconds, c.articles_in, c.articles_written, c.rejects = state, 1, 12.5, 10, 9, 1
+    chunks[2].attempts = 2
+    report = render_fanout_report(days, chunks, "reprocess", [], 40.0)
+    assert report.startswith("# fpwatch backfill run: failed")
+    assert "| 2024-01-01..2024-01-04 | 4 | 10 | 9 | 1 | 12.50 | completed | 1 |" in report
+    assert "| 2024-01-09..2024-01-10 | 2 | 10 | 9 | 1 | 12.50 | crashed | 2 |" in report
