@@ -28,6 +28,7 @@ from transforms.gazetteer import (
     SURNAME,
     Gazetteer,
     GazMatch,
+    Place,
     normalize_key,
 )
 
@@ -91,6 +92,27 @@ _TRAILING_NUMBER_RE = re.compile(r" [+(]?\d[\d.,:/-]*(?:st|nd|rd|th|s)?\)?$")
 # "New York-based", "U.S.-led": a place or group named as the first half of a compound
 # adjective is a modifier (CoNLL's MISC), not a mention of the place as such.
 _MODIFIER_SUFFIX_RE = re.compile(r"-(?:based|led|backed|born|sponsored|brokered|owned|run|made|bound|registered|listed|style)\b")
+# A one-word span the model calls a person or organisation is a place after these words when
+# GeoNames knows a place of that name ("fighting in Sinjar"): re3d dev, issue 12.
+_PLACE_CUE_RE = re.compile(r"\b(?:in|near|outside|around|into|town of|city of|village of|province of)\s+$")
+# "<place>, <state or country>": the qualifier picks among places of one name ("Paris, Texas").
+_PLACE_QUALIFIER_RE = re.compile(r",\s*([A-Z][A-Za-z.]+(?: [A-Z][A-Za-z.]+)?)")
+# Labels under which a span may be a GeoNames city or state (LOC is continents, seas, regions).
+PLACE_LABELS = frozenset({"GPE"})
+# "Georgia" is a country and a US state. The state is meant when the article names US state
+# politics and none of the country's own signs.
+_US_STATE_CUES_RE = re.compile(
+    r"\b(?:Atlanta|Savannah|Gov\.|Sen\.|Rep\.|[RD]-Ga\.?|state of Georgia|Georgia (?:Republican|Democrat|voters|"
+    r"Senate|governor|legislature|Secretary of State)|Georgia's (?:governor|Senate|legislature|voters|runoff))"
+)
+_GEORGIA_COUNTRY_CUES_RE = re.compile(r"\b(?:Tbilisi|Abkhazia|Ossetia|Caucasus|Georgian|Saakashvili|Kremlin|Russia)")
+# "East and South China seas": a name that is half of a coordinated phrase is no entity.
+_COORDINATED_HEAD_RE = re.compile(r" (?:seas|oceans|straits|islands|rivers|mountains|provinces|states|regions|coasts)\b")
+_COORDINATED_BEFORE_RE = re.compile(r"\b[A-Z][\w-]* (?:and|or) $")
+# Spans ending in these words name events, whatever label the model gave ("Beijing Winter
+# Olympics" read as FAC): issue 12 seeds.
+_EVENT_HEADS = frozenset({"Olympics", "Paralympics", "Olympic Games", "Games", "World Cup", "Cup", "Championships"})
+
 # Icon names left in extracted pages ("ChevronIcon", "LinkedinIcon Mail").
 _FURNITURE_RE = re.compile(r"[a-z](?:Icon|Logo|Svg)\b")
 _URLISH_RE = re.compile(r"[@#/]|https?:|www\.|\.com\b|pic\.twitter")
@@ -312,7 +334,7 @@ def link_article(
     # 2. weak gazetteer matches need context
     kept: list[tuple[GazMatch, str, str]] = []  # (match, entity_id, method)
     for m in matches:
-        choice = _resolve_match(body, m, strong_ids)
+        choice = _resolve_match(body, m, strong_ids, gaz)
         if choice is not None:
             kept.append((m, *choice))
 
@@ -420,6 +442,12 @@ def _clean_ner_span(body: str, s: int, e: int, label: str, gaz: Gazetteer):
     if label == "PERSON":
         s = _strip_person_prefix(body, s, e, gaz)
     text = body[s:e]
+    if _COORDINATED_HEAD_RE.match(body, e) and _COORDINATED_BEFORE_RE.search(body[max(0, s - 30) : s]):
+        return None  # "South China" in "the East and South China seas"
+    if label in ("FAC", "GPE", "LOC", "ORG") and (
+        text.rsplit(" ", 1)[-1] in _EVENT_HEADS or " ".join(text.split()[-2:]) in _EVENT_HEADS
+    ) and " " in text:
+        label = "EVENT"
     if (
         e - s < 2
         or text in gaz.junk
@@ -455,7 +483,7 @@ def _strip_person_prefix(body: str, s: int, e: int, gaz: Gazetteer) -> int:
     return s
 
 
-def _resolve_match(body: str, m: GazMatch, strong_ids: set[str]) -> tuple[str, str] | None:
+def _resolve_match(body: str, m: GazMatch, strong_ids: set[str], gaz: Gazetteer | None = None) -> tuple[str, str] | None:
     """Pick the meaning of a gazetteer match in context, or None to ignore it."""
     kind = m.alias_kind
     entries = m.entries
@@ -471,6 +499,10 @@ def _resolve_match(body: str, m: GazMatch, strong_ids: set[str]) -> tuple[str, s
         if len(present) != 1:
             return None
         return present[0].entity_id, "gazetteer"
+    if kind == NAME and entries[0].entity_id.startswith("fp:country/") and gaz is not None:
+        state = _us_state_meant(body, m, gaz)
+        if state is not None:
+            return state, "gazetteer"
     if kind == METONYM:
         before = body[max(0, m.start - 25) : m.start]
         after = body[m.end : m.end + 8]
@@ -513,20 +545,35 @@ def _link_ner_spans(body, spans, gaz, registry, existing, forced=None) -> list[_
         if ent is not None and ent.kind == "person" and mm.kind == NAME:
             people.append((mm.start, mm.entity_id, _norm_name(body[mm.start : mm.end]).split()))
     # full names first, so that a later (or earlier) surname finds them
-    ordered = sorted(spans, key=lambda sp: (-(len(body[sp[0] : sp[1]].split()) > 1), sp[0]))
+    ordered = sorted(spans, key=lambda sp: (-len(body[sp[0] : sp[1]].split()), sp[0]))
     resolved: dict[tuple[int, int], _Mention] = {}
+    events: dict[str, str] = {}  # event name -> entity id, longest names first
     for s, e, label in ordered:
         text = body[s:e]
+        if label == "EVENT" and " " in text:
+            # "Winter Olympics" after "Beijing Winter Olympics": a shorter event name that ends a
+            # longer one in the same article is the same event.
+            longer = next((eid for name, eid in events.items() if name.endswith(" " + text)), None)
+            if longer is not None:
+                resolved[(s, e)] = _Mention(s, e, longer, "coref", NAME)
+                continue
         entries = gaz.lookup(text)
         if not entries:
             entries = _lookup_without_prefix(text, gaz)
         # a layout rule decided this span: a club or a dateline city, not a government
         kinds = (NAME,) if forced and (s, e) in forced else (NAME, DEMONYM, METONYM)
         names = [en for en in entries if en.alias_kind in kinds]
+        if len(names) == 1 and names[0].alias_kind == METONYM and _LOCATIVE_RE.search(body[max(0, s - 25) : s]):
+            names = []  # "talks in Tokyo": the city, not the government
         if len(names) == 1:
             eid = registry.curated(names[0].entity_id)
             resolved[(s, e)] = _Mention(s, e, eid, "ner", names[0].alias_kind)
             continue
+        if not names:
+            place = _place_for_span(body, s, e, label, gaz, people)
+            if place is not None:
+                resolved[(s, e)] = _Mention(s, e, registry.curated(place.entity_id), "ner", NAME)
+                continue
         etype = label
         if label != "PERSON" and " " not in text:
             # "Yoshimasa" read as ORG/GPE: a lone word that is part of a person named in the
@@ -547,8 +594,50 @@ def _link_ner_spans(body, spans, gaz, registry, existing, forced=None) -> list[_
             continue
         eid = registry.uncurated(etype, " ".join(text.split()))
         resolved[(s, e)] = _Mention(s, e, eid, "ner", NAME)
+        if label == "EVENT":
+            events.setdefault(text, eid)
     out.extend(resolved.values())
     return out
+
+
+def _place_for_span(body: str, s: int, e: int, label: str, gaz: Gazetteer, people) -> Place | None:
+    """The GeoNames place a span names, when the model or a locative says it is a place."""
+    text = body[s:e]
+    places = gaz.lookup_place(text)
+    if not places:
+        return None
+    if label not in PLACE_LABELS:
+        if label not in ("PERSON", "ORG") or " " in text or not _PLACE_CUE_RE.search(body[max(0, s - 20) : s]):
+            return None
+        key = _norm_name(text)
+        if any(key in tokens for _, _, tokens in people):
+            return None  # "in Jackson's view" after "Andrew Jackson": the person
+    m = _PLACE_QUALIFIER_RE.match(body, e)
+    if m:
+        qualifier = m.group(1)
+        states = [p for p in gaz.lookup_place(qualifier) if p.kind == "us_state"]
+        if states:
+            same = [p for p in places if p.kind == "city" and p.country_code == "USA" and p.admin1 == states[0].admin1]
+        else:
+            countries = {
+                en.entity_id.rsplit("/", 1)[-1]
+                for en in gaz.lookup(qualifier)
+                if en.alias_kind == NAME and en.entity_id.startswith("fp:country/")
+            }
+            same = [p for p in places if p.country_code in countries]
+        if same:
+            return same[0]
+    return places[0]
+
+
+def _us_state_meant(body: str, match: GazMatch, gaz: Gazetteer) -> str | None:
+    """The US state's id when a country name that is also a state ("Georgia") means the state."""
+    states = [p for p in gaz.lookup_place(match.surface) if p.kind == "us_state"]
+    if not states:
+        return None
+    if len(_US_STATE_CUES_RE.findall(body)) > len(_GEORGIA_COUNTRY_CUES_RE.findall(body)):
+        return states[0].entity_id
+    return None
 
 
 def _lookup_without_prefix(text: str, gaz: Gazetteer):
