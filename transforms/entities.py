@@ -113,6 +113,12 @@ _COORDINATED_BEFORE_RE = re.compile(r"\b[A-Z][\w-]* (?:and|or) $")
 # Olympics" read as FAC): issue 12 seeds.
 _EVENT_HEADS = frozenset({"Olympics", "Paralympics", "Olympic Games", "Games", "World Cup", "Cup", "Championships"})
 
+# Cities this large are read in running text even where the model found nothing ("fighting in
+# Aleppo"): a capitalised word run that is exactly such a city's name. Large cities only: smaller
+# ones share names with people and words, which the model's labels and a locative must confirm.
+FREE_TEXT_CITY_MIN_POPULATION = 1_000_000
+_CAPITALISED_RUN_RE = re.compile(r"(?<![\w.'’-])[A-Z][a-z]+(?:[ -][A-Z][a-z]+){0,2}(?![\w'’-]|\.\w)")
+
 # Icon names left in extracted pages ("ChevronIcon", "LinkedinIcon Mail").
 _FURNITURE_RE = re.compile(r"[a-z](?:Icon|Logo|Svg)\b")
 _URLISH_RE = re.compile(r"[@#/]|https?:|www\.|\.com\b|pic\.twitter")
@@ -202,6 +208,10 @@ def extract_entities(
         for row in link_article(body, ner_spans, gazetteer, registry=registry):
             row["article_id"] = article_id
             mention_rows.append(row)
+    remap = registry.merge_person_variants()
+    if remap:
+        for row in mention_rows:
+            row["entity_id"] = remap.get(row["entity_id"], row["entity_id"])
     mentions = pl.DataFrame(mention_rows, schema=MENTIONS_SCHEMA, orient="row") if mention_rows else (
         pl.DataFrame(schema=MENTIONS_SCHEMA)
     )
@@ -264,6 +274,44 @@ class _EntityRegistry:
         if entity_id.startswith("ner:"):
             self.countries[entity_id][country] += 1
 
+    def merge_person_variants(self) -> dict[str, str]:
+        """Merge people found by NER only whose names are variants of one name within the run:
+        "Antony J. Blinken", "Tony Blinken" and "Antony Blinken" are one entity, and a family name
+        written alone ("Blinken") is the one person of that family name named in full in the run.
+        Returns {merged id: kept id}; merged rows are dropped, their written forms kept as votes."""
+        people = {
+            eid: _norm_name(max(self.names[eid].items(), key=lambda kv: (kv[1], kv[0]))[0]).split()
+            for eid, row in self.rows.items()
+            if row["entity_type"] == "PERSON" and eid.startswith("ner:") and self.names.get(eid)
+        }
+        weight = {eid: sum(self.names[eid].values()) for eid in people}
+        by_family: dict[str, list[str]] = defaultdict(list)
+        for eid, tokens in people.items():
+            core = _core_tokens(tokens)
+            if len(core) >= 2:
+                by_family[core[-1]].append(eid)
+        remap: dict[str, str] = {}
+        clusters: dict[str, list[list[str]]] = {}
+        for family, eids in by_family.items():
+            groups: list[list[str]] = []
+            for eid in sorted(eids, key=lambda x: (-weight[x], x)):
+                home = next((g for g in groups if same_person_name(people[eid], people[g[0]])), None)
+                if home is None:
+                    groups.append([eid])
+                else:
+                    home.append(eid)
+                    remap[eid] = home[0]
+            clusters[family] = groups
+        for eid, tokens in people.items():
+            if len(tokens) == 1 and len(clusters.get(tokens[0], ())) == 1:
+                remap[eid] = clusters[tokens[0]][0][0]
+        for old, new in remap.items():
+            self.names[new].update(self.names.pop(old, Counter()))
+            if old in self.countries:
+                self.countries[new].update(self.countries.pop(old))
+            self.rows.pop(old, None)
+        return remap
+
     def frame(self) -> pl.DataFrame:
         rows = []
         for eid, row in self.rows.items():
@@ -271,7 +319,12 @@ class _EntityRegistry:
             if eid in self.names:
                 # Most frequent written form, ties broken alphabetically: deterministic. A form
                 # written in capitals (a dateline "TOKYO", a headline) loses to any other form.
-                forms = sorted(self.names[eid].items(), key=lambda kv: (_shouted(kv[0]), -kv[1], kv[0]))
+                # A person's full name beats the family name alone, however often that is written.
+                person = row["entity_type"] == "PERSON"
+                forms = sorted(
+                    self.names[eid].items(),
+                    key=lambda kv: (_shouted(kv[0]), person and " " not in kv[0], -kv[1], kv[0]),
+                )
                 row["canonical_name"] = forms[0][0]
             if eid in self.countries:
                 row["country_code"] = sorted(self.countries[eid].items(), key=lambda kv: (-kv[1], kv[0]))[0][0]
@@ -321,6 +374,7 @@ def link_article(
     ner = [s for s in (_clean_ner_span(body, *span, gaz) for span in ner_spans) if s is not None]
     forced = layout_spans(body, gaz)
     ner = harmonise_spans(body, ner, forced, gaz)
+    ner = _split_trailing_person(body, ner)
 
     # 1. strong curated entities present in this article (for weak aliases)
     strong_ids = {
@@ -370,6 +424,7 @@ def link_article(
 
     # 4. NER spans: link to the gazetteer, then coreference for people, then new entities
     final.extend(_link_ner_spans(body, ner_kept, gaz, registry, final, forced))
+    final.extend(_large_cities(body, final, ner, gaz, registry))
 
     # 5. roles, and nominal coreference ("the secretary")
     final.sort(key=lambda mm: (mm.start, mm.end))
@@ -600,6 +655,44 @@ def _link_ner_spans(body, spans, gaz, registry, existing, forced=None) -> list[_
     return out
 
 
+def _split_trailing_person(body: str, spans: list[tuple[int, int, str]]) -> list[tuple[int, int, str]]:
+    """'Minister for the Middle East Tobias Ellwood' read as one ORG ends with a person the model
+    names elsewhere in the article: the span is that person."""
+    people = {body[s:e] for s, e, label in spans if label == "PERSON" and " " in body[s:e]}
+    if not people:
+        return spans
+    out = []
+    for s, e, label in spans:
+        if label != "PERSON":
+            text = body[s:e]
+            tail = next((p for p in people if text.endswith(" " + p)), None)
+            if tail is not None:
+                out.append((e - len(tail), e, "PERSON"))
+                continue
+        out.append((s, e, label))
+    return out
+
+
+def _large_cities(body: str, mentions: list[_Mention], ner, gaz: Gazetteer, registry) -> list[_Mention]:
+    """Large cities named where neither the gazetteer nor the model found anything."""
+    taken = sorted([(mm.start, mm.end) for mm in mentions] + [(s, e) for s, e, _ in ner])
+    person_words = {w for s, e, label in ner if label == "PERSON" for w in body[s:e].split()}
+    out = []
+    for m in _CAPITALISED_RUN_RE.finditer(body):
+        places = gaz.lookup_place(m.group(0))
+        if not places or places[0].kind != "city" or places[0].population < FREE_TEXT_CITY_MIN_POPULATION:
+            continue
+        if m.group(0) in person_words:
+            continue
+        i = bisect.bisect_left(taken, (m.end(), m.end()))
+        if i > 0 and taken[i - 1][1] > m.start():
+            continue
+        if i < len(taken) and taken[i][0] < m.end():
+            continue
+        out.append(_Mention(m.start(), m.end(), registry.curated(places[0].entity_id), "gazetteer", NAME))
+    return out
+
+
 def _place_for_span(body: str, s: int, e: int, label: str, gaz: Gazetteer, people) -> Place | None:
     """The GeoNames place a span names, when the model or a locative says it is a place."""
     text = body[s:e]
@@ -653,6 +746,42 @@ def _lookup_without_prefix(text: str, gaz: Gazetteer):
     )
 
 
+# Short forms of given names ("Tony Blinken" is "Antony Blinken"): common English hypocoristics.
+NICKNAMES = {
+    "tony": {"antony", "anthony"}, "bill": {"william"}, "will": {"william"}, "bob": {"robert"},
+    "rob": {"robert"}, "mike": {"michael"}, "jim": {"james"}, "jimmy": {"james"}, "joe": {"joseph"},
+    "tom": {"thomas"}, "dick": {"richard"}, "rick": {"richard"}, "dan": {"daniel"}, "dave": {"david"},
+    "steve": {"steven", "stephen"}, "chris": {"christopher"}, "nick": {"nicholas"}, "ben": {"benjamin"},
+    "liz": {"elizabeth"}, "beth": {"elizabeth"}, "kate": {"katherine", "catherine"}, "sam": {"samuel"},
+    "ted": {"edward"}, "ed": {"edward"}, "chuck": {"charles"}, "charlie": {"charles"}, "andy": {"andrew"},
+    "matt": {"matthew"}, "pat": {"patrick"}, "pete": {"peter"}, "jeff": {"jeffrey"}, "jon": {"jonathan"},
+    "newt": {"newton"}, "mitch": {"mitchell"},
+}
+_NAME_SUFFIXES = frozenset({"jr", "sr", "ii", "iii", "iv"})
+
+
+def _core_tokens(tokens: list[str]) -> list[str]:
+    """A name's words without middle initials and suffixes ('antony j blinken' -> antony blinken)."""
+    core = [t for t in tokens if t not in _NAME_SUFFIXES]
+    return [t for i, t in enumerate(core) if len(t) > 1 or i == 0]
+
+
+def same_person_name(a: list[str], b: list[str]) -> bool:
+    """Two full names of one person: same family name, and the same given name, a short form of it
+    or its initial, middle initials and suffixes aside ("Antony J. Blinken", "Tony Blinken")."""
+    a, b = _core_tokens(a), _core_tokens(b)
+    if len(a) < 2 or len(b) < 2 or a[-1] != b[-1]:
+        return False
+    fa, fb = a[0], b[0]
+    return (
+        fa == fb
+        or fb in NICKNAMES.get(fa, ())
+        or fa in NICKNAMES.get(fb, ())
+        or (len(fa) == 1 and fb.startswith(fa))
+        or (len(fb) == 1 and fa.startswith(fb))
+    )
+
+
 def _person_coref(tokens: list[str], start: int, people) -> str | None:
     """A one-word name or a reordered name resolves to a fuller name in the same article,
     preferring the nearest preceding one."""
@@ -665,6 +794,7 @@ def _person_coref(tokens: list[str], start: int, people) -> str | None:
         same = (
             (len(tokens) == 1 and len(p_tokens) > 1 and tokens[0] in (p_tokens[-1], p_tokens[0]))
             or (len(tokens) > 1 and sorted(tokens) == sorted(p_tokens))
+            or same_person_name(tokens, p_tokens)
         )
         if not same:
             continue

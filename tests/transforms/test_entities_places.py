@@ -89,3 +89,70 @@ def test_games_are_events_and_the_short_name_is_the_same_event(gaz):
     ids = {r["surface"]: r["entity_id"] for r in rows}
     assert ids["Riverton Summer Games"].startswith("ner:event:")
     assert ids["Summer Games"] == ids["Riverton Summer Games"]
+
+
+class _Ent:
+    def __init__(self, start, end, label):
+        self.start_char, self.end_char, self.label_ = start, end, label
+
+
+class _Doc:
+    def __init__(self, ents):
+        self.ents = ents
+
+
+class _HandNER:
+    """Stands in for spaCy: every capitalised run of two words or a listed family name is a PERSON."""
+
+    max_length = 10_000
+
+    def __init__(self, names):
+        self.names = names
+
+    def pipe(self, texts, batch_size=0, n_process=1):
+        for text in texts:
+            ents = []
+            for name in self.names:
+                start = text.find(name)
+                while start >= 0:
+                    ents.append(_Ent(start, start + len(name), "PERSON"))
+                    start = text.find(name, start + len(name))
+            yield _Doc(sorted(ents, key=lambda e: e.start_char))
+
+
+def _people_by_article(bodies, gaz):
+    import polars as pl
+
+    from transforms.entities import extract_entities
+
+    names = ["Marek Ostrowski", "Marek J. Ostrowski", "OSTROWSKI", "Ostrowski", "Mark Ostrowski"]
+    ids = [str(i) for i in range(len(bodies))]
+    mentions, entities = extract_entities(pl.DataFrame({"article_id": ids, "body": bodies}), _HandNER(names), gaz)
+    assert set(mentions["entity_id"]) == set(entities["entity_id"])
+    people = mentions.join(entities, on="entity_id").filter(pl.col("entity_type") == "PERSON")
+    by_article = [set(people.filter(pl.col("article_id") == aid)["entity_id"]) for aid in ids]
+    return by_article, dict(zip(entities["entity_id"], entities["canonical_name"]))
+
+
+FULL = "Envoy Marek Ostrowski arrived on Monday. Ostrowski said little."
+MIDDLE = "Talks were led by Marek J. Ostrowski of the mission."
+FAMILY_ONLY = "OSTROWSKI WARNS OF DELAY\nThe envoy Ostrowski warned of delays."
+OTHER = "Mark Ostrowski, no relation, runs a bakery."
+
+
+def test_variants_of_one_name_are_one_person_across_articles(gaz):
+    (a, b, c), names = _people_by_article([FULL, MIDDLE, FAMILY_ONLY], gaz)
+    assert a == b == c and len(a) == 1  # full name, middle initial, family name alone
+    assert names[next(iter(a))] in ("Marek Ostrowski", "Marek J. Ostrowski")  # a full name, never "OSTROWSKI"
+
+
+def test_family_name_alone_stays_apart_when_two_people_share_it(gaz):
+    (a, d, c), _ = _people_by_article([FULL, OTHER, FAMILY_ONLY], gaz)
+    assert d.isdisjoint(a) and c.isdisjoint(a) and c.isdisjoint(d)
+
+
+def test_short_given_name_is_the_same_person():
+    from transforms.entities import same_person_name
+
+    assert same_person_name(["tony", "blinken"], ["antony", "j", "blinken"])
+    assert not same_person_name(["tony", "blinken"], ["donald", "blinken"])
