@@ -96,3 +96,21 @@ def test_roles_and_junk_are_loaded(gaz):
     assert gaz.roles["Secretary of State"] == "Secretary of State"
     assert gaz.roles["Defence Minister"] == "Defense Minister"
     assert {"State", "Saturday", "Twitter"} <= gaz.junk
+
+
+def test_checked_wikidata_ids_name_their_second_source():
+    # A Wikidata id counts as checked when a second public file pairs it with the same label; the
+    # file is named in `wikidata_source` (docs/gazetteer.md). An id without one is unchecked.
+    import csv
+
+    from transforms.gazetteer import DATA_DIR
+
+    checked = 0
+    for name in ("people.csv", "organizations.csv", "ministries.csv", "places_events.csv", "country_wikidata.csv"):
+        with open(DATA_DIR / name, encoding="utf-8", newline="") as fh:
+            for row in csv.DictReader(fh):
+                assert "wikidata_source" in row, name
+                if row["wikidata_source"]:
+                    assert re.fullmatch(r"Q[1-9]\d*", row["wikidata_id"]), (name, row)
+                    checked += 1
+    assert checked >= 19
