@@ -763,7 +763,9 @@ _NAME_SUFFIXES = frozenset({"jr", "sr", "ii", "iii", "iv"})
 def _core_tokens(tokens: list[str]) -> list[str]:
     """A name's words without middle initials and suffixes ('antony j blinken' -> antony blinken)."""
     core = [t for t in tokens if t not in _NAME_SUFFIXES]
-    return [t for i, t in enumerate(core) if len(t) > 1 or i == 0]
+    full = [t for t in core if len(t) > 1]
+    # "J. Christopher Stevens" is Christopher Stevens; "J. Smith" keeps its initial
+    return full if len(full) >= 2 else [t for i, t in enumerate(core) if len(t) > 1 or i == 0]
 
 
 def same_person_name(a: list[str], b: list[str]) -> bool:
