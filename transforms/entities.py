@@ -27,6 +27,7 @@ from transforms.gazetteer import (
     NAME,
     SURNAME,
     Gazetteer,
+    GazEntity,
     GazMatch,
     Place,
     normalize_key,
@@ -185,7 +186,8 @@ def extract_entities(
 ) -> tuple[pl.DataFrame, pl.DataFrame]:
     """Find, link and resolve entity mentions in article bodies.
 
-    Input columns: ``article_id`` (str), ``body`` (str); ``title`` is accepted and ignored.
+    Input columns: ``article_id`` (str), ``body`` (str); ``title`` is accepted and ignored;
+    ``published_date`` (date|null, optional) makes roles time-aware (see ``link_article``).
     Returns ``(mentions, entities)``:
     mentions: article_id, entity_id, surface, start_char, end_char (Python str offsets into
       body: ``body[start_char:end_char] == surface``), role (str|null), sentence_index (i32,
@@ -203,9 +205,12 @@ def extract_entities(
 
     mention_rows: list[dict] = []
     registry = _EntityRegistry(gazetteer)
-    for article_id, body, doc in zip(ids, bodies, docs):
+    dates = (
+        articles["published_date"].to_list() if "published_date" in articles.columns else [None] * len(ids)
+    )
+    for article_id, body, doc, on_date in zip(ids, bodies, docs, dates):
         ner_spans = [(e.start_char, e.end_char, e.label_) for e in doc.ents]
-        for row in link_article(body, ner_spans, gazetteer, registry=registry):
+        for row in link_article(body, ner_spans, gazetteer, registry=registry, on_date=on_date):
             row["article_id"] = article_id
             mention_rows.append(row)
     remap = registry.merge_person_variants()
@@ -363,9 +368,13 @@ def link_article(
     gazetteer: Gazetteer,
     *,
     registry: _EntityRegistry | None = None,
+    on_date=None,
 ) -> list[dict]:
     """Merge NER spans ``(start_char, end_char, label)`` and gazetteer matches in one body into
-    mention rows (without ``article_id``); curated matches win where the gazetteer is certain."""
+    mention rows (without ``article_id``); curated matches win where the gazetteer is certain.
+    ``on_date`` (the article's date, or None) makes roles time-aware: a curated person keeps an
+    office title only for a date in their term, and "Japan's foreign minister" written without a
+    name is the curated person in that office on that date."""
     registry = registry or _EntityRegistry(gazetteer)
     gaz = gazetteer
     sent_starts = split_sentences(body)
@@ -431,9 +440,13 @@ def link_article(
     for mm in final:
         if _entity_type(mm.entity_id, gaz, registry) == "PERSON":
             mm.role, mm.role_country = _find_role(body, mm.start, mm.end, gaz, sent_starts)
+            if mm.role and on_date is not None and not _held_office(gaz.entity(mm.entity_id), mm.role, on_date):
+                mm.role = mm.role_country = None  # a title the person did not hold on that date
             if mm.role_country:
                 registry.vote_country(mm.entity_id, mm.role_country)
     final.extend(_nominal_mentions(body, final, gaz, registry))
+    if on_date is not None:
+        final.extend(_office_holders(body, final, gaz, registry, on_date))
     final.sort(key=lambda mm: (mm.start, mm.end))
 
     rows = []
@@ -847,6 +860,51 @@ def _country_of(match: GazMatch, gaz: Gazetteer) -> str | None:
         return None
     ent = gaz.entity(match.entries[0].entity_id)
     return ent.country_code if ent is not None and ent.kind == "country" else None
+
+
+_OFFICE_RE = re.compile(r"^(?P<title>.+?) (?P<start>\d{4})-(?P<end>\d{4})?$")
+
+
+def _terms(entity: GazEntity | None) -> list[tuple[str, int, int]]:
+    """(office title, first year, last year) of a curated person; an open term ends in 9999."""
+    out = []
+    for office in entity.offices if entity is not None else ():
+        m = _OFFICE_RE.match(office.strip())
+        if m:
+            out.append((m["title"], int(m["start"]), int(m["end"] or 9999)))
+    return out
+
+
+def _held_office(entity: GazEntity | None, role: str, on_date) -> bool:
+    """Whether ``entity`` held ``role`` in the year of ``on_date``; True when the gazetteer does
+    not list that office for the person (nothing to check it against)."""
+    terms = [(start, end) for title, start, end in _terms(entity) if title == role]
+    return not terms or any(start <= on_date.year <= end for start, end in terms)
+
+
+def _office_holders(body, mentions, gaz: Gazetteer, registry, on_date) -> list[_Mention]:
+    """"Japan's foreign minister" with no name after it: the curated person holding that office for
+    that country on the article's date, when exactly one does."""
+    taken = [(mm.start, mm.end) for mm in mentions]
+    out = []
+    for m in gaz.role_pattern.finditer(body):
+        if re.match(r"\s+[A-Z]", body[m.end() : m.end() + 2]):
+            continue  # "Foreign Minister Yoshimasa Hayashi": the name is the mention
+        if any(s < m.end() and e > m.start() for s, e in taken):
+            continue
+        country = _qualifier_country(body[max(0, m.start() - 60) : m.start()], gaz)
+        if country is None:
+            continue
+        role = gaz.roles[m.group(0)]
+        holders = [
+            ent.entity_id
+            for ent in gaz.entities.values()
+            if ent.kind == "person" and ent.country_code == country
+            and any(title == role and start <= on_date.year <= end for title, start, end in _terms(ent))
+        ]
+        if len(holders) == 1:
+            out.append(_Mention(m.start(), m.end(), registry.curated(holders[0]), "coref", "nominal", role=role))
+    return out
 
 
 def _nominal_mentions(body, mentions, gaz, registry) -> list[_Mention]:

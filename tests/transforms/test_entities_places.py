@@ -156,3 +156,19 @@ def test_short_given_name_is_the_same_person():
 
     assert same_person_name(["tony", "blinken"], ["antony", "j", "blinken"])
     assert not same_person_name(["tony", "blinken"], ["donald", "blinken"])
+
+
+def test_roles_follow_the_terms_of_office(gaz):
+    import datetime as dt
+
+    body = "Japan's foreign minister said talks would go on. Foreign Minister Yoshimasa Hayashi agreed."
+    in_term = link_article(body, [], gaz, on_date=dt.date(2022, 5, 1))
+    nominal = next(r for r in in_term if r["mention_kind"] == "nominal")
+    assert nominal["entity_id"] == "fp:person/yoshimasa-hayashi" and nominal["surface"] == "foreign minister"
+    named = next(r for r in in_term if r["surface"] == "Yoshimasa Hayashi")
+    assert named["role"] == "Foreign Minister"
+
+    out_of_term = link_article(body, [], gaz, on_date=dt.date(2020, 6, 1))
+    assert next(r for r in out_of_term if r["surface"] == "Yoshimasa Hayashi")["role"] is None
+    office = next(r for r in out_of_term if r["mention_kind"] == "nominal")
+    assert office["entity_id"] == "fp:person/toshimitsu-motegi"  # in office in 2020
