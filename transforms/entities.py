@@ -512,10 +512,12 @@ def _clean_ner_span(body: str, s: int, e: int, label: str, gaz: Gazetteer):
     text = body[s:e]
     if _COORDINATED_HEAD_RE.match(body, e) and _COORDINATED_BEFORE_RE.search(body[max(0, s - 30) : s]):
         return None  # "South China" in "the East and South China seas"
-    if label in ("FAC", "GPE", "LOC", "ORG") and (
-        text.rsplit(" ", 1)[-1] in _EVENT_HEADS or " ".join(text.split()[-2:]) in _EVENT_HEADS
-    ) and " " in text:
-        label = "EVENT"
+    if label in ("FAC", "GPE", "LOC", "ORG") and " " in text and (
+        text.rsplit(" ", 1)[-1] in _EVENT_HEADS
+        or " ".join(text.split()[-2:]) in _EVENT_HEADS
+        or text.startswith("Operation ")
+    ):
+        label = "EVENT"  # "Operation Desert Storm": a military operation, not an organisation
     if (
         e - s < 2
         or text in gaz.junk

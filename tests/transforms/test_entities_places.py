@@ -82,6 +82,12 @@ def test_half_of_a_coordinated_phrase_is_no_entity(gaz):
     assert "South China" not in {r["surface"] for r in rows}
 
 
+def test_military_operations_are_events(gaz):
+    body = "Troops began Operation Granite Shield at dawn."
+    rows = link_article(body, [_span(body, "Operation Granite Shield", "ORG")], gaz)
+    assert rows[0]["entity_id"].startswith("ner:event:")
+
+
 def test_games_are_events_and_the_short_name_is_the_same_event(gaz):
     body = "Calls to boycott the Riverton Summer Games grew. The Summer Games open in July."
     spans = [_span(body, "Riverton Summer Games", "FAC"), _span(body, "Summer Games", "EVENT", 1)]
