@@ -118,6 +118,8 @@ _EVENT_HEADS = frozenset({"Olympics", "Paralympics", "Olympic Games", "Games", "
 # Aleppo"): a capitalised word run that is exactly such a city's name. Large cities only: smaller
 # ones share names with people and words, which the model's labels and a locative must confirm.
 FREE_TEXT_CITY_MIN_POPULATION = 1_000_000
+_CAPITALISED_BEFORE_RE = re.compile(r"[A-Z][\w'’.]*[ -]$")
+_CAPITALISED_AFTER_RE = re.compile(r"[ -][A-Z]")
 _CAPITALISED_RUN_RE = re.compile(r"(?<![\w.'’-])[A-Z][a-z]+(?:[ -][A-Z][a-z]+){0,2}(?![\w'’-]|\.\w)")
 
 # Icon names left in extracted pages ("ChevronIcon", "LinkedinIcon Mail").
@@ -679,8 +681,8 @@ def _split_trailing_person(body: str, spans: list[tuple[int, int, str]]) -> list
     out = []
     for s, e, label in spans:
         if label != "PERSON":
-            text = body[s:e]
-            tail = next((p for p in people if text.endswith(" " + p)), None)
+            words = body[s:e].split(" ")
+            tail = next((t for k in range(1, len(words)) if (t := " ".join(words[k:])) in people), None)
             if tail is not None:
                 out.append((e - len(tail), e, "PERSON"))
                 continue
@@ -693,7 +695,13 @@ def _large_cities(body: str, mentions: list[_Mention], ner, gaz: Gazetteer, regi
     taken = sorted([(mm.start, mm.end) for mm in mentions] + [(s, e) for s, e, _ in ner])
     person_words = {w for s, e, label in ner if label == "PERSON" for w in body[s:e].split()}
     out = []
-    for m in _CAPITALISED_RUN_RE.finditer(body):
+    for m in gaz.large_city_pattern(FREE_TEXT_CITY_MIN_POPULATION).finditer(body):
+        if (
+            not _CAPITALISED_RUN_RE.fullmatch(m.group(0))
+            or _CAPITALISED_BEFORE_RE.search(body, max(0, m.start() - 40), m.start())
+            or _CAPITALISED_AFTER_RE.match(body, m.end())
+        ):
+            continue  # lower case, or part of a longer capitalised name ("Lagos Avenue", "Gen. Cairo Smith")
         places = gaz.lookup_place(m.group(0))
         if not places or places[0].kind != "city" or places[0].population < FREE_TEXT_CITY_MIN_POPULATION:
             continue
@@ -811,7 +819,7 @@ def _person_coref(tokens: list[str], start: int, people) -> str | None:
         same = (
             (len(tokens) == 1 and len(p_tokens) > 1 and tokens[0] in (p_tokens[-1], p_tokens[0]))
             or (len(tokens) > 1 and sorted(tokens) == sorted(p_tokens))
-            or same_person_name(tokens, p_tokens)
+            or (tokens[-1] == p_tokens[-1] and same_person_name(tokens, p_tokens))
         )
         if not same:
             continue

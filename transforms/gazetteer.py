@@ -160,6 +160,26 @@ class Gazetteer:
             self.entities[entity_id] = ent
         return ent
 
+    def large_city_names(self, min_population: int) -> frozenset[str]:
+        """Name keys (``normalize_key``) of cities of at least ``min_population`` people."""
+        cache = self.__dict__.setdefault("_large_city_cache", {})
+        if min_population not in cache:
+            cache[min_population] = frozenset(
+                key for key, ps in self.places.items()
+                if any(p.kind == "city" and p.population >= min_population for p in ps)
+            )
+        return cache[min_population]
+
+    def large_city_pattern(self, min_population: int) -> re.Pattern:
+        """A compiled matcher (title case, whole words) for ``large_city_names``."""
+        cache = self.__dict__.setdefault("_large_city_patterns", {})
+        if min_population not in cache:
+            # title case as running text writes a city ("aleppo" -> "Aleppo"): a case-sensitive
+            # trie is several times faster than an IGNORECASE one
+            names = {key.title() for key in self.large_city_names(min_population)}
+            cache[min_population] = re.compile(r"(?<![\w.'’-])(?:" + _trie_regex(names) + r")(?![\w'’-]|\.\w)")
+        return cache[min_population]
+
     def lookup_place(self, surface: str) -> tuple[Place, ...]:
         """GeoNames cities and US states written ``surface`` (most populous first)."""
         return self.places.get(normalize_key(surface), ())
