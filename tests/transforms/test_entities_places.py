@@ -178,3 +178,9 @@ def test_roles_follow_the_terms_of_office(gaz):
     assert next(r for r in out_of_term if r["surface"] == "Yoshimasa Hayashi")["role"] is None
     office = next(r for r in out_of_term if r["mention_kind"] == "nominal")
     assert office["entity_id"] == "fp:person/toshimitsu-motegi"  # in office in 2020
+
+
+def test_us_without_its_last_full_stop_is_the_country(gaz):
+    body = "Cooperation between the U.S, Canada and Mexico is vital."
+    rows = link_article(body, [_span(body, "U.S", "GPE")], gaz)
+    assert next(r for r in rows if r["surface"] == "U.S")["entity_id"] == "fp:country/USA"
