@@ -309,8 +309,14 @@ class _EntityRegistry:
                     home.append(eid)
                     remap[eid] = home[0]
             clusters[family] = groups
+        # a family name a curated person bears ("May", "Bush") may be that person: never guess
+        curated = {
+            _norm_name(ent.canonical_name).split()[-1]
+            for ent in self.gaz.entities.values()
+            if ent.kind == "person"
+        }
         for eid, tokens in people.items():
-            if len(tokens) == 1 and len(clusters.get(tokens[0], ())) == 1:
+            if len(tokens) == 1 and tokens[0] not in curated and len(clusters.get(tokens[0], ())) == 1:
                 remap[eid] = clusters[tokens[0]][0][0]
         for old, new in remap.items():
             self.names[new].update(self.names.pop(old, Counter()))

@@ -184,3 +184,18 @@ def test_us_without_its_last_full_stop_is_the_country(gaz):
     body = "Cooperation between the U.S, Canada and Mexico is vital."
     rows = link_article(body, [_span(body, "U.S", "GPE")], gaz)
     assert next(r for r in rows if r["surface"] == "U.S")["entity_id"] == "fp:country/USA"
+
+
+def test_family_name_of_a_curated_person_is_not_given_to_a_namesake(gaz):
+    # "Payne" alone may be Marise Payne (curated): a namesake found by NER does not take it
+    import polars as pl
+
+    from transforms.entities import extract_entities
+
+    bodies = ["Analyst Dora Payne wrote the report.", "PAYNE WARNS\nPayne said talks would resume."]
+    ids = ["a", "b"]
+    mentions, entities = extract_entities(
+        pl.DataFrame({"article_id": ids, "body": bodies}), _HandNER(["Dora Payne", "PAYNE", "Payne"]), gaz
+    )
+    by_article = {a: set(mentions.filter(pl.col("article_id") == a)["entity_id"]) for a in ids}
+    assert by_article["a"].isdisjoint(by_article["b"])
