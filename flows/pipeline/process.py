@@ -132,7 +132,8 @@ def transform_batch(docs: pl.DataFrame, settings: Settings) -> BatchResult:
     good = merged.filter(pl.col("reject_reason").is_null())
     n_proc = _ner_processes(settings, good.height)
     mentions, entities = extract_entities(
-        good.select("article_id", "title", "body"), _nlp(settings.ner_model), load_gazetteer(), n_process=n_proc
+        good.select("article_id", "title", "body", *[c for c in ("published_date",) if c in good.columns]),
+        _nlp(settings.ner_model), load_gazetteer(), n_process=n_proc,
     )
     events = extract_events(good.select("article_id", "body"), mentions, entities, _parser(settings.ner_model))
     topics = score_topics(good.select("article_id", "title", "body"), load_taxonomy())

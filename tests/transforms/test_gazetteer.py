@@ -96,3 +96,29 @@ def test_roles_and_junk_are_loaded(gaz):
     assert gaz.roles["Secretary of State"] == "Secretary of State"
     assert gaz.roles["Defence Minister"] == "Defense Minister"
     assert {"State", "Saturday", "Twitter"} <= gaz.junk
+
+
+def test_checked_wikidata_ids_name_their_second_source():
+    # A Wikidata id counts as checked when a second public file pairs it with the same label; the
+    # file is named in `wikidata_source` (docs/gazetteer.md). An id without one is unchecked.
+    import csv
+
+    from transforms.gazetteer import DATA_DIR
+
+    checked = 0
+    for name in ("people.csv", "organizations.csv", "ministries.csv", "places_events.csv", "country_wikidata.csv",
+                 "places_wikidata.csv"):
+        with open(DATA_DIR / name, encoding="utf-8", newline="") as fh:
+            for row in csv.DictReader(fh):
+                assert "wikidata_source" in row, name
+                if row["wikidata_source"]:
+                    assert re.fullmatch(r"Q[1-9]\d*", row["wikidata_id"]), (name, row)
+                    checked += 1
+    assert checked >= 27
+
+
+def test_seed_protagonists_and_places_carry_ids(gaz):
+    assert gaz.entity("fp:org/g7").wikidata_id == "Q1764511"
+    liverpool = gaz.lookup_place("Liverpool")[0]
+    assert gaz.entity(liverpool.entity_id).wikidata_id == "Q24826"
+    assert gaz.entity(liverpool.entity_id).country_code == "GBR"

@@ -54,6 +54,12 @@ def test_publisher_from_footer_promo_and_signup():
     assert detect_publisher(LEAD + "\nThe copyright on the photos belongs to the agency.") is None
 
 
+def test_rename_in_prose_is_no_publisher_clue():
+    # a country, a city or a company renamed in running text shares no word with its new name
+    assert detect_publisher(LEAD + "\nCeylon, now known as Sri Lanka, held a vote.") is None
+    assert detect_publisher(LEAD + "\nBombay, now known as Mumbai, hosted the talks.") is None
+
+
 def test_publisher_from_site_ignores_bare_hostnames():
     assert publisher_from_site("Example Post", "example.org") == "Example Post"
     assert publisher_from_site("example.org", "example.org") is None

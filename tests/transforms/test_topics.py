@@ -268,11 +268,13 @@ def test_seed_evidence_names_the_event(seed_topics):
 
 # --- quality gate: AllSides agreement (skipped without ../shared/eval) ----------------------------
 # Same sample and label mapping as bench/topics.py (default --sample 500 --seed 7: 193 articles whose
-# label has a counterpart). Measured when pinned: top1 0.648, any>=0.5 0.953, any>=0.25 0.990.
+# label has a counterpart). Raw top-topic agreement is no gate: the labels lean to military topics,
+# so always answering "military_posture" agrees 0.653, more than the scorer (0.648). The gate is
+# agreement above chance given the predictor's own topic frequencies (kappa): measured 0.468 for the
+# scorer when pinned (issue 12); a constant predictor scores 0 by construction, a random one ~0.
 ALLSIDES_SAMPLE, ALLSIDES_SEED = 500, 7
-ALLSIDES_TOP1_FLOOR = 0.62
-ALLSIDES_ANY_CONFIDENT_FLOOR = 0.93
-ALLSIDES_ANY_MIN_FLOOR = 0.97
+ALLSIDES_TOP1_KAPPA_FLOOR = 0.40
+RANDOM_PREDICTOR_SEEDS = range(5)
 
 
 def _bench_module():
@@ -282,14 +284,26 @@ def _bench_module():
     return module
 
 
-def test_allsides_agreement_floors(taxonomy):
+def test_allsides_floor_fails_constant_and_random_predictors(taxonomy):
+    import random
+
     bench = _bench_module()
     eval_dir = Path(os.environ.get("FPWATCH_EVAL_DIR") or REPO.parent / "shared" / "eval")
     sample = bench.load_sample(eval_dir, ALLSIDES_SAMPLE, ALLSIDES_SEED)
     if sample is None:
         pytest.skip(f"no evaluation corpus under {eval_dir}")
-    figures = bench.agreement(sample, score_topics(sample.select("article_id", "title", "body"), taxonomy))
-    assert figures["n"] >= 150
-    assert figures["top1"] >= ALLSIDES_TOP1_FLOOR, figures
-    assert figures["any_confident"] >= ALLSIDES_ANY_CONFIDENT_FLOOR, figures
-    assert figures["any_min"] >= ALLSIDES_ANY_MIN_FLOOR, figures
+    top = bench.top_topics(score_topics(sample.select("article_id", "title", "body"), taxonomy))
+    scorer = bench.chance_corrected_top1(sample, top)
+    assert scorer["n"] >= 150
+    assert scorer["kappa"] >= ALLSIDES_TOP1_KAPPA_FLOOR, scorer
+
+    ids = sample["article_id"].to_list()
+    topics = sorted(taxonomy_frame(taxonomy)["topic"].to_list())
+    constant = {t: bench.chance_corrected_top1(sample, dict.fromkeys(ids, t)) for t in topics}
+    best = max(constant.values(), key=lambda c: c["observed"])
+    assert best["observed"] > 0.6  # the raw agreement a constant reaches: why raw agreement is no gate
+    assert all(c["kappa"] < ALLSIDES_TOP1_KAPPA_FLOOR for c in constant.values()), constant
+    for seed in RANDOM_PREDICTOR_SEEDS:
+        rng = random.Random(seed)
+        guess = bench.chance_corrected_top1(sample, {a: rng.choice(topics) for a in ids})
+        assert guess["kappa"] < ALLSIDES_TOP1_KAPPA_FLOOR, (seed, guess)
