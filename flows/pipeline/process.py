@@ -243,29 +243,38 @@ def _stored_articles(warehouse: Warehouse, ids: pl.DataFrame) -> tuple[pl.DataFr
 def _candidate_signatures(warehouse: Warehouse, signatures: pl.DataFrame) -> pl.DataFrame:
     """Stored signatures of other articles sharing a content hash or an LSH band key with the new ones.
 
-    DuckDB reads only the band_keys and content_hash columns to find them, then the few matching rows.
+    Two steps: the ids and partitions of the matches (DuckDB reads only the band_keys, content_hash
+    and partition_date columns), then those rows from their partitions only. One query reading the
+    matching rows of the whole table took 16 s at 1M articles for 528 matches (every file's other
+    columns, story terms included, were opened); by partition it is a few files.
     """
     keys = signatures.select(pl.col("band_keys").explode().alias("band_key")).drop_nulls().unique()
-    frame = warehouse.query(
+    found = warehouse.query(
         """
         with keys as (select band_key from _keys),
         by_band as (
-            select distinct s.article_id
-            from (select article_id, unnest(band_keys) as band_key from article_signatures) as s
+            select distinct s.article_id, s.partition_date
+            from (select article_id, partition_date, unnest(band_keys) as band_key from article_signatures) as s
             semi join keys using (band_key)
         ),
         by_hash as (
-            select article_id from article_signatures where content_hash in (select content_hash from _new)
-        ),
-        final as (
-            select s.*
-            from article_signatures as s
-            where s.article_id in (select article_id from by_band union select article_id from by_hash)
-              and s.article_id not in (select article_id from _new)
+            select article_id, partition_date from article_signatures
+            where content_hash in (select content_hash from _new)
         )
-        select * from final
+        select * from (select * from by_band union select * from by_hash)
+        where article_id not in (select article_id from _new)
         """,
         _keys=keys, _new=signatures.select("article_id", "content_hash"),
+    )
+    if not found.height:
+        return conform(pl.DataFrame(), "article_signatures")
+    frame = warehouse.query(
+        f"""
+        select article_id, content_hash, minhash, band_keys, sort_key, partition_date
+        from article_signatures
+        where partition_date in {date_list(found["partition_date"].unique().to_list())}
+          and article_id in (select article_id from _found)
+        """, _found=found.select("article_id"),
     )
     return conform(frame, "article_signatures")
 
