@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import subprocess
@@ -43,6 +44,23 @@ def _chunks_committed(wh: Path) -> int:
         return 0
 
 
+def _wait_until_gone(wh: Path, timeout: float = 30) -> None:
+    """Wait until no process of a run on `wh` is left (the supervised work process, its workers)."""
+    import psutil
+
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        alive = []
+        for p in psutil.process_iter(["cmdline"]):
+            with contextlib.suppress(psutil.Error):
+                if str(wh) in " ".join(p.info["cmdline"] or []):
+                    alive.append(p)
+        if not alive:
+            return
+        time.sleep(0.1)
+    raise AssertionError(f"processes of the killed run still alive: {alive}")
+
+
 def _orphans(wh: Path) -> tuple[int, ...]:
     con = connect_readonly(wh)
     return con.sql(
@@ -78,6 +96,7 @@ def test_kill_9_mid_run_then_run_again_loses_and_doubles_nothing(tmp_path, kill_
     finally:
         if proc.poll() is None:
             os.killpg(proc.pid, signal.SIGKILL)
+    _wait_until_gone(wh)  # the CLI's work process dies of its parent's death: a moment later, not at once
     committed = _chunks_committed(wh)
     assert committed >= kill_after_chunks and committed < N_INPUTS // CHUNK
     if committed:
