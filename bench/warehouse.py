@@ -380,6 +380,18 @@ def build_old(new_root: Path, old_root: Path, work: Path) -> dict:
     return {"seconds": round(time.perf_counter() - t0, 1)}
 
 
+def _duck_type(dtype) -> str:
+    """DuckDB type name of a Polars dtype of the contract (for empty views of missing tables)."""
+    import polars as pl
+
+    names = {pl.String: "varchar", pl.Int32: "integer", pl.Int64: "bigint", pl.Float64: "double",
+             pl.Float32: "float", pl.Boolean: "boolean", pl.Date: "date"}
+    for k, v in names.items():
+        if dtype == k:
+            return v
+    return "varchar"
+
+
 def old_views(old_root: Path) -> None:
     """warehouse.duckdb as the old Warehouse._create_views made it, with the sql/views/ of the tree now."""
     import duckdb
@@ -391,6 +403,10 @@ def old_views(old_root: Path) -> None:
     try:
         for table in load_contract().values():
             if table.name in NOT_IN_OLD_LAYOUT:
+                continue
+            if not (lake / table.name).exists():  # a table newer than this old layout (--reuse): empty
+                cols = ", ".join(f'null::{_duck_type(t)} as "{c}"' for c, t in table.schema.items())
+                db.execute(f'create or replace view "{table.name}" as select {cols} where false')
                 continue
             pattern = str(lake / table.name / "**" / "*.parquet")
             db.execute(f'create or replace view "{table.name}" as select * from read_parquet('
