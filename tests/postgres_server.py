@@ -14,6 +14,7 @@ binaries the fixtures skip, or fail when CI=true (CI must not silently skip thes
 
 from __future__ import annotations
 
+import contextlib
 import os
 import pwd
 import re
@@ -23,6 +24,7 @@ import subprocess
 import tempfile
 import time
 import uuid
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -177,9 +179,9 @@ def _unavailable(message: str) -> None:
     pytest.skip(f"PostgreSQL not available: {message}")
 
 
-@pytest.fixture(scope="session")
-def postgres_server():
-    """A started PostgreSQL server for the whole session (skips without PostgreSQL, fails in CI)."""
+@contextlib.contextmanager
+def started_server() -> Iterator[PostgresServer]:
+    """A new PostgreSQL server, started, stopped and removed on exit (skips without PostgreSQL, fails in CI)."""
     try:
         server = PostgresServer.create()
     except PostgresUnavailable as exc:
@@ -190,6 +192,13 @@ def postgres_server():
     finally:
         server.stop()
         server.remove()
+
+
+@pytest.fixture(scope="session")
+def postgres_server():
+    """A started PostgreSQL server for the whole session (skips without PostgreSQL, fails in CI)."""
+    with started_server() as server:
+        yield server
 
 
 @pytest.fixture(scope="session")

@@ -17,10 +17,10 @@ import subprocess
 import time
 from pathlib import Path
 
-import httpx
 import polars as pl
 import pytest
-from test_serve_e2e import BIN, FINAL_STATES, REPO, SERVER_START_TIMEOUT_S, _clean_env, _free_port, _stop, _wait_for
+from test_serve_e2e import (BIN, FINAL_STATES, REPO, _clean_env, _free_port, _stop, _wait_for,
+                            _wait_until_healthy)
 
 from flows.warehouse.store import Warehouse
 
@@ -80,18 +80,10 @@ def _kill_tree(proc: subprocess.Popen) -> None:
 def own_postgres():
     """A PostgreSQL server of this module's own: the session's has served every other test's
     catalogs by now (in a full run its TCP accepts timed out under the Prefect server's pool)."""
-    from postgres_server import PostgresServer, PostgresUnavailable, _unavailable
+    from postgres_server import started_server
 
-    try:
-        server = PostgresServer.create()
-    except PostgresUnavailable as exc:
-        _unavailable(str(exc))
-    try:
-        server.start()
+    with started_server() as server:
         yield server
-    finally:
-        server.stop()
-        server.remove()
 
 
 @pytest.fixture(scope="module")
@@ -116,15 +108,7 @@ def cluster(own_postgres, tmp_path_factory):
     )
     procs.append(server)
     try:
-        client = httpx.Client(base_url=api, timeout=30)
-
-        def healthy() -> bool:
-            try:
-                return client.get("/health").status_code == 200
-            except httpx.HTTPError:
-                return False
-
-        _wait_for(healthy, SERVER_START_TIMEOUT_S, "prefect server on PostgreSQL", server)
+        client = _wait_until_healthy(api, server, "prefect server on PostgreSQL")
         dask_port = _free_port()
         dask_env = _clean_env(PREFECT_API_URL=api, PREFECT_HOME=str(root / "dask-home"), OMP_NUM_THREADS="1")
         procs.append(_popen([str(BIN / "dask"), "scheduler", "--host", "127.0.0.1", "--port", str(dask_port),

@@ -75,6 +75,20 @@ def _wait_for(predicate, timeout: float, what: str, proc: subprocess.Popen | Non
     raise AssertionError(f"timed out after {timeout:.0f} s waiting for {what}")
 
 
+def _wait_until_healthy(api: str, server: subprocess.Popen, what: str) -> httpx.Client:
+    """A client of the Prefect API at `api` once its server answers /health."""
+    client = httpx.Client(base_url=api, timeout=30)
+
+    def healthy() -> bool:
+        try:
+            return client.get("/health").status_code == 200
+        except httpx.HTTPError:
+            return False
+
+    _wait_for(healthy, SERVER_START_TIMEOUT_S, what, server)
+    return client
+
+
 @pytest.fixture(scope="module")
 def served(seed_run, tmp_path_factory):
     """A Prefect server on a free loopback port with a temp PREFECT_HOME, and `fpwatch serve` on a seed warehouse."""
@@ -91,15 +105,7 @@ def served(seed_run, tmp_path_factory):
     )
     serve = None
     try:
-        client = httpx.Client(base_url=api, timeout=30)
-
-        def healthy() -> bool:
-            try:
-                return client.get("/health").status_code == 200
-            except httpx.HTTPError:
-                return False
-
-        _wait_for(healthy, SERVER_START_TIMEOUT_S, "prefect server", server)
+        client = _wait_until_healthy(api, server, "prefect server")
         serve = subprocess.Popen(
             [str(BIN / "fpwatch"), "serve"],
             env=_clean_env(
