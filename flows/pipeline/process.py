@@ -18,6 +18,7 @@ at all; a chunk committed is never redone.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import datetime as dt
 import os
 import time
@@ -38,6 +39,7 @@ from flows.warehouse.store import DERIVED, Reject, Warehouse, conform, date_list
 from transforms import PIPELINE_VERSION
 from transforms.articles import prepare_articles
 from transforms.dedup import compute_signatures, find_duplicates
+from transforms.people import apply_remap, family_names, resolve_people
 from transforms.entities import extract_entities, load_ner_pipeline
 from transforms.events import extract_events, load_parser
 from transforms.gazetteer import load_gazetteer
@@ -338,6 +340,40 @@ def _story_histories(warehouse: Warehouse, windows: list[list[dt.date]], exclude
             yield story_history(mine, mentions.join(mine.select("article_id"), on="article_id", how="semi"))
 
 
+@task(name="resolve-people", cache_policy=NO_CACHE)
+def resolve_chunk_people(results: list[BatchResult], warehouse: Warehouse) -> list[BatchResult]:
+    """One person across the chunk's batches and the warehouse (`transforms.people`): name variants of a
+    person found by NER only take one id, the stored one when the warehouse already has that person."""
+    entities = pl.concat([r.entities for r in results if r.entities.height], how="diagonal_relaxed") if results else None
+    families = family_names(entities) if entities is not None else []
+    if not families:
+        return results
+    stored = warehouse.query(
+        """
+        select entity_id, entity_type, canonical_name from entities
+        where entity_type = 'PERSON' and starts_with(entity_id, 'ner:person:')
+          and list_has_any(
+                string_split_regex(replace(strip_accents(lower(canonical_name)), '’', ''''), '[\\s.]+'),
+                $families)
+        """, {"families": families},
+    )
+    mentions = pl.concat([r.mentions for r in results], how="diagonal_relaxed")
+    weights = dict(mentions.group_by("entity_id").len().iter_rows())
+    remap = resolve_people(entities, weights, stored)
+    if not remap:
+        return results
+    get_run_logger().info("resolve-people: %d name variants joined a person of the chunk or the warehouse", len(remap))
+    return [
+        dataclasses.replace(
+            r,
+            mentions=apply_remap(r.mentions, remap, "entity_id"),
+            events=apply_remap(r.events, remap, "actor_entity_id", "target_entity_id"),
+            entities=r.entities.filter(~pl.col("entity_id").is_in(list(remap))) if r.entities.height else r.entities,
+        )
+        for r in results
+    ]
+
+
 @task(name="link-articles", cache_policy=NO_CACHE)
 def link_articles(
     articles: pl.DataFrame, signatures: pl.DataFrame, mentions: pl.DataFrame, warehouse: Warehouse,
@@ -558,6 +594,7 @@ def _process_chunk(
     if docs.is_empty() and not run.pending_rejects():
         return result
     results = transformer.run(docs) if docs.height else []
+    results = resolve_chunk_people(results, warehouse) if results else results
     for batch in results:
         run.rejects.extend(batch.rejects)
     articles = pl.concat([r.articles for r in results], how="diagonal_relaxed") if results else pl.DataFrame()

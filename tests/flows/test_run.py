@@ -9,6 +9,7 @@ import sys
 import textwrap
 
 import duckdb
+import polars as pl
 
 from flows.warehouse.store import Warehouse, connect_readonly
 from tests.conftest import SEEDS
@@ -257,6 +258,50 @@ def test_undated_article_keeps_its_first_partition_on_a_later_day(prefect_harnes
     assert arts.height == 1
     assert arts["partition_date"].to_list() == [dt.date(2024, 1, 1)]
     assert arts["published_date"].to_list() == [None]
+
+
+def test_a_person_found_by_ner_keeps_one_id_across_runs(prefect_harness, tmp_path):
+    """"Anthony Merriweather" in one run, "Tony Merriweather" in a later one: one entity, the stored id."""
+    from prefect import flow
+
+    from flows.pipeline.process import process_documents
+    from flows.pipeline.runs import finish_run, start_run
+    from flows.settings import Settings
+    from flows.sources.files import discover_files, read_files
+
+    store = Warehouse(tmp_path / "wh")
+    store.ensure_catalog()
+    texts = {
+        "first.txt": "Anthony Merriweather, the chief negotiator of the Freedonian delegation, met officials in "
+                     "Geneva on Monday. Anthony Merriweather said the talks on the border would resume next week.",
+        "second.txt": "Tony Merriweather told reporters in Vienna on Tuesday that the border talks had stalled. "
+                      "Merriweather said his delegation would wait. Sarah Merriweather, his deputy, stayed home.",
+    }
+
+    @flow
+    def ingest(name: str):
+        path = tmp_path / name
+        path.write_text(texts[name])
+        run = start_run("test", {}, store)
+        files, _ = discover_files([path])
+        docs, _ = read_files(files, max_bytes=10**7, seen_at=run.started_at)
+        process_documents([docs], settings=Settings(), run=run)
+        finish_run(run, "completed")
+
+    ingest("first.txt")
+    first = store.query("select distinct entity_id from mentions where surface like '%Merriweather%'")
+    assert first.height == 1, first
+    ingest("second.txt")
+    rows = store.query(
+        "select m.surface, m.entity_id, e.canonical_name from mentions m join entities e using (entity_id) "
+        "where m.surface like '%Merriweather%'"
+    )
+    anthony = rows.filter(~pl.col("surface").str.contains("Sarah"))
+    assert set(anthony["entity_id"]) == set(first["entity_id"]), rows
+    assert set(anthony["canonical_name"]) == {"Anthony Merriweather"}, rows
+    assert anthony.height >= 4, rows  # two in each article, "Merriweather" alone included
+    sarah = rows.filter(pl.col("surface").str.contains("Sarah"))
+    assert sarah.height == 1 and sarah["entity_id"][0] not in set(first["entity_id"]), rows
 
 
 def test_duckdb_cli_from_the_registry_opens_the_lake(seed_run):
