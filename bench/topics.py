@@ -461,6 +461,13 @@ def _hand_sample_report(corpus: pl.DataFrame, taxonomy) -> None:
     print(f"  micro P/R/F1 by cut-off (reported, not tuned: {labels / len(gold):.2f} hand topics per article, the scorer "
           f"assigns {sum(len(v) for v in predicted_sets(scored, CONFIDENT).values()) / len(gold):.2f} at >= {CONFIDENT}): "
           + "; ".join(sweep))
+    false_cues: dict[str, Counter] = defaultdict(Counter)
+    for row in scored.filter(pl.col("score") >= CONFIDENT).iter_rows(named=True):
+        if row["topic"] not in gold[row["article_id"]]:
+            false_cues[row["topic"]].update(row["matched_cues"])
+    print(f"  cues most often behind the >= {CONFIDENT} assignments the hand labels do not have:")
+    for topic, cues in sorted(false_cues.items(), key=lambda kv: -sum(kv[1].values()))[:8]:
+        print(f"    {topic:<30} " + ", ".join(f"{c} {k}" for c, k in cues.most_common(8)))
     hits, n = evidence_agreement(articles, scored)
     print(f"  evidence: for {hits} of {n} hand labels the scorer also assigns, its evidence overlaps the hand-picked sentence")
 
