@@ -321,11 +321,15 @@ HAND_TOP1_PRECISION_FLOOR = 0.65
 HEX40 = re.compile(r"[0-9a-f]{40}")
 
 
-def test_hand_label_fixture_is_well_formed(taxonomy):
+@pytest.mark.parametrize(("name", "min_articles", "marker"), [
+    ("HAND_LABELS", HAND_MIN_ARTICLES, "Blind-labelling protocol"), ("HAND_LABELS_DEV", 40, "TUNING part"),
+])
+def test_hand_label_fixtures_are_well_formed(taxonomy, name, min_articles, marker):
     bench = _bench_module()
-    header = [line for line in bench.HAND_LABELS.read_text(encoding="utf-8").splitlines() if line.startswith("#")]
-    assert any("Blind-labelling protocol" in line for line in header)
-    rows = bench.read_hand_labels()
+    path = getattr(bench, name)
+    header = [line for line in path.read_text(encoding="utf-8").splitlines() if line.startswith("#")]
+    assert any(marker in line for line in header)
+    rows = bench.read_hand_labels(path)
     topics = {t.topic for t in taxonomy.topics}
     text_hashes: dict[str, set[str]] = {}
     for row in rows:
@@ -339,12 +343,19 @@ def test_hand_label_fixture_is_well_formed(taxonomy):
             assert HEX40.fullmatch(row["evidence_sha1"]), row
         else:
             assert row["evidence_start"] == row["evidence_end"] == row["evidence_sha1"] == "", row
-    assert len(text_hashes) >= HAND_MIN_ARTICLES
+    assert len(text_hashes) >= min_articles
     assert all(len(hashes) == 1 for hashes in text_hashes.values())
     pairs = [(row["article_id"], row["topic"]) for row in rows]
     assert len(pairs) == len(set(pairs))
     without_topic = {row["article_id"] for row in rows if not row["topic"]}
     assert all(sum(a == aid for a, _ in pairs) == 1 for aid in without_topic)  # "no topic" stands alone
+
+
+def test_tuning_and_held_out_hand_labels_share_no_article():
+    bench = _bench_module()
+    held_out = {row["article_id"] for row in bench.read_hand_labels(bench.HAND_LABELS)}
+    tuning = {row["article_id"] for row in bench.read_hand_labels(bench.HAND_LABELS_DEV)}
+    assert held_out and tuning and not held_out & tuning
 
 
 def test_hand_label_reader_rejects_other_columns(tmp_path):
