@@ -13,9 +13,13 @@ Rules (the same as within a batch, `transforms.entities.same_person_name`):
   stored apart by an older pipeline), the smallest id, so the choice is deterministic.
 - New people of the chunk that match no stored person merge with each other, heaviest first (the
   number of mentions), as within a batch.
-- A family name written alone ("Smith", in an article that never gives the first name) joins the one
-  person of that family name named in full in the chunk or, failing that, in the warehouse; with two
-  or more such people, or when a curated person bears that family name, it stays apart.
+- Against the warehouse, which spans many runs and outlets, the evidence asked for is stronger than
+  within a chunk: a given name written as an initial ("A. Smith", "A.N.S. Smith") does not match a
+  stored person, and a family name written alone ("Smith", in an article that never gives the first
+  name) joins only the one person of that family name named in full in the chunk; with two or more
+  such people, or when a curated person bears that family name, it stays apart. Checked by hand on
+  AllSides (`bench/people_resolution.py`): warehouse joins of a family name alone were wrong for
+  common names ("Barr" joined a reporter named Barr), so they are not made.
 """
 
 from __future__ import annotations
@@ -33,6 +37,11 @@ NER_PERSON = "ner:person:"
 
 def _tokens(name: str) -> list[str]:
     return _norm_name(name).split()
+
+
+def _initial_given(tokens: list[str]) -> bool:
+    """The given name is written as an initial only ("a smith", "a n s smith")."""
+    return len(_core_tokens(tokens)[0]) == 1
 
 
 def family_names(entities: pl.DataFrame) -> list[str]:
@@ -79,15 +88,21 @@ def resolve_people(
 
     # 1. full names: a stored variant first, else a heavier new variant
     new_by_family: dict[str, list[list[str]]] = defaultdict(list)
+    named_in_chunk: dict[str, set[str]] = defaultdict(set)  # family -> the people it names, as resolved
     full = [eid for eid, t in mine.items() if len(_core_tokens(t)) >= 2]
     for eid in sorted(full, key=lambda x: (-weights.get(x, 0), x)):
         tokens = mine[eid]
         family = _core_tokens(tokens)[-1]
-        if eid in theirs:
-            continue  # stored already: it is itself (and a home for the variants below)
-        matches = [s for s in stored_by_family.get(family, ()) if same_person_name(tokens, theirs[s])]
+        if eid in theirs:  # stored already: it is itself (and a home for the variants below)
+            named_in_chunk[family].add(eid)
+            continue
+        matches = [
+            s for s in stored_by_family.get(family, ())
+            if same_person_name(tokens, theirs[s]) and not _initial_given(tokens) and not _initial_given(theirs[s])
+        ]
         if matches:
             remap[eid] = matches[0]
+            named_in_chunk[family].add(matches[0])
             continue
         groups = new_by_family[family]
         home = next((g for g in groups if same_person_name(tokens, mine[g[0]])), None)
@@ -96,20 +111,15 @@ def resolve_people(
         else:
             home.append(eid)
             remap[eid] = home[0]
+        named_in_chunk[family].add(remap.get(eid, eid))
 
-    # 2. a family name alone: the one person of that name in the chunk, else in the warehouse
+    # 2. a family name alone: the one person of that family name named in full in the chunk
     for eid, tokens in mine.items():
         if len(tokens) != 1 or tokens[0] in curated:
             continue
-        family = tokens[0]
-        in_chunk = new_by_family.get(family, [])
-        if in_chunk:
-            if len(in_chunk) == 1:
-                remap[eid] = in_chunk[0][0]
-            continue
-        people = stored_by_family.get(family, [])
-        if people and all(same_person_name(theirs[p], theirs[people[0]]) for p in people):
-            remap[eid] = people[0]
+        people = named_in_chunk.get(tokens[0], set())
+        if len(people) == 1:
+            remap[eid] = next(iter(people))
     return {old: new_id for old, new_id in remap.items() if old != new_id}
 
 
