@@ -166,8 +166,7 @@ def test_seed_expectations_of_issue_12(seed_result):
     assert set(olympics["entity_type"]) == {"EVENT"} and olympics["entity_id"].n_unique() == 1
 
 
-@pytest.mark.xfail(strict=True, reason="issue 12: no public file found that pairs Blinken or Hayashi with a Wikidata id "
-                   "(searched the code index and bulk Wikidata exports; see docs/gazetteer.md)")
 def test_seed_protagonists_have_wikidata_ids(seed_result):
+    # Checked in people.csv against EveryPolitician's Wikidata exports (docs/gazetteer.md).
     ids = dict(zip(seed_result["canonical_name"], seed_result["wikidata_id"]))
-    assert ids["Antony Blinken"] and ids["Yoshimasa Hayashi"]
+    assert ids["Antony Blinken"] == "Q7821917" and ids["Yoshimasa Hayashi"] == "Q1141271"
