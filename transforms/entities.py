@@ -701,24 +701,25 @@ def _large_cities(body: str, mentions: list[_Mention], ner, gaz: Gazetteer, regi
     taken = sorted([(mm.start, mm.end) for mm in mentions] + [(s, e) for s, e, _ in ner])
     person_words = {w for s, e, label in ner if label == "PERSON" for w in body[s:e].split()}
     out = []
-    for m in gaz.large_city_pattern(FREE_TEXT_CITY_MIN_POPULATION).finditer(body):
+    for start, end in gaz.find_large_cities(body, FREE_TEXT_CITY_MIN_POPULATION):
+        name = body[start:end]
         if (
-            not _CAPITALISED_RUN_RE.fullmatch(m.group(0))
-            or _CAPITALISED_BEFORE_RE.search(body, max(0, m.start() - 40), m.start())
-            or _CAPITALISED_AFTER_RE.match(body, m.end())
+            not _CAPITALISED_RUN_RE.fullmatch(name)
+            or _CAPITALISED_BEFORE_RE.search(body, max(0, start - 40), start)
+            or _CAPITALISED_AFTER_RE.match(body, end)
         ):
             continue  # lower case, or part of a longer capitalised name ("Lagos Avenue", "Gen. Cairo Smith")
-        places = gaz.lookup_place(m.group(0))
+        places = gaz.lookup_place(name)
         if not places or places[0].kind != "city" or places[0].population < FREE_TEXT_CITY_MIN_POPULATION:
             continue
-        if m.group(0) in person_words:
+        if name in person_words:
             continue
-        i = bisect.bisect_left(taken, (m.end(), m.end()))
-        if i > 0 and taken[i - 1][1] > m.start():
+        i = bisect.bisect_left(taken, (end, end))
+        if i > 0 and taken[i - 1][1] > start:
             continue
-        if i < len(taken) and taken[i][0] < m.end():
+        if i < len(taken) and taken[i][0] < end:
             continue
-        out.append(_Mention(m.start(), m.end(), registry.curated(places[0].entity_id), "gazetteer", NAME))
+        out.append(_Mention(start, end, registry.curated(places[0].entity_id), "gazetteer", NAME))
     return out
 
 

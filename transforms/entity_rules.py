@@ -54,8 +54,10 @@ def soften_shouting(text: str) -> str:
 
 def is_shouting(line: str) -> bool:
     """Whether a line is written in capitals (a wire headline or table)."""
-    letters = sum(c.isalpha() for c in line)
-    return letters >= SHOUT_MIN_LETTERS and sum(c.isupper() for c in line) >= SHOUT_MIN_UPPER_SHARE * letters
+    # map() over the str methods: the same counts as a generator, ~4x faster (it ran on every
+    # line and every NER span's line: a third of linking time, profiled 2026-12, issue 12)
+    letters = sum(map(str.isalpha, line))
+    return letters >= SHOUT_MIN_LETTERS and sum(map(str.isupper, line)) >= SHOUT_MIN_UPPER_SHARE * letters
 
 
 def _soften_line(m: re.Match) -> str:
