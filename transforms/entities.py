@@ -915,7 +915,7 @@ def _office_holders(body, mentions, gaz: Gazetteer, registry, on_date) -> list[_
         role = gaz.roles[m.group(0)]
         holders = [
             ent.entity_id
-            for ent in gaz.entities.values()
+            for ent in gaz.people_by_country().get(country, ())
             if ent.kind == "person" and ent.country_code == country
             and any(title == role and start <= on_date.year <= end for title, start, end in _terms(ent))
         ]
