@@ -13,7 +13,9 @@ two articles is one entity with ``wikidata_id`` NULL.
 from __future__ import annotations
 
 import bisect
+import functools
 import hashlib
+import itertools
 import re
 from collections import Counter, defaultdict
 from dataclasses import dataclass
@@ -230,6 +232,7 @@ def extract_entities(
 # entity registry (ids and entity rows)
 
 
+@functools.lru_cache(maxsize=1 << 16)  # the same names recur in every batch
 def ner_entity_id(entity_type: str, name: str) -> str:
     """Stable id for an entity outside the gazetteer: entity type + normalised name."""
     digest = hashlib.sha1(f"{entity_type}|{_norm_name(name)}".encode()).hexdigest()[:16]
@@ -902,13 +905,16 @@ def _held_office(entity: GazEntity | None, role: str, on_date) -> bool:
 def _office_holders(body, mentions, gaz: Gazetteer, registry, on_date) -> list[_Mention]:
     """"Japan's foreign minister" with no name after it: the curated person holding that office for
     that country on the article's date, when exactly one does."""
-    taken = [(mm.start, mm.end) for mm in mentions]
+    taken = sorted((mm.start, mm.end) for mm in mentions)
+    taken_starts = [s for s, _ in taken]
+    max_end = list(itertools.accumulate((e for _, e in taken), max))  # of the mentions starting so far
     out = []
     for m in gaz.role_pattern.finditer(body):
         if re.match(r"\s+[A-Z]", body[m.end() : m.end() + 2]):
             continue  # "Foreign Minister Yoshimasa Hayashi": the name is the mention
-        if any(s < m.end() and e > m.start() for s, e in taken):
-            continue
+        before = bisect.bisect_left(taken_starts, m.end())  # mentions starting before the title ends
+        if before and max_end[before - 1] > m.start():
+            continue  # a mention overlaps the title
         country = _qualifier_country(body[max(0, m.start() - 60) : m.start()], gaz)
         if country is None:
             continue
