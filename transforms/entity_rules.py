@@ -99,6 +99,10 @@ _RESULT_RE = re.compile(rf"^(?P<a>{_TEAM}) \d+ (?P<b>{_TEAM}) \d+(?: .*)?$")
 _TABLE_RE = re.compile(rf"^(?P<a>{_TEAM})(?P<nums>(?: [-\d./]+)+)$")
 # "BOSTON AT OAKLAND", "East Fife v Clydebank"
 _FIXTURE_RE = re.compile(rf"(?:^|: |, )(?P<a>{_TEAM}) (?:AT|at|v|vs\.?) (?P<b>{_TEAM})(?= ,|$)")
+# What every fixture / initial-and-name holds, searched first: the full patterns are slow on prose
+# lines, which seldom hold these (layout rules 0.74 -> 0.43 CPU s per 1,000 AllSides articles).
+_FIXTURE_HINT_RE = re.compile(r" (?:AT|at|v|vs) | vs\. ")
+_INITIAL_HINT_RE = re.compile(r"[A-Z]\.")
 # A league-table row has at least this many whole numbers (wins, draws, points); rows of
 # figures such as "M1 63.02 62.83" (money supply) have none.
 TABLE_MIN_INTEGERS = 2
@@ -176,7 +180,7 @@ def explain_layout_spans(body: str, gaz: Gazetteer) -> dict[tuple[int, int], tup
                 teams = [m.span("a")]
             else:
                 rule = "fixture"
-                for fm in _FIXTURE_RE.finditer(stripped):
+                for fm in _FIXTURE_RE.finditer(stripped) if _FIXTURE_HINT_RE.search(stripped) else ():
                     if stripped[fm.end("a") : fm.start("b")].strip() not in _FIXTURE_SEPARATORS:
                         continue  # "Hillary Clinton vs. Reality", "Trump at War": headlines
                     teams.append(fm.span("a"))
@@ -188,7 +192,7 @@ def explain_layout_spans(body: str, gaz: Gazetteer) -> dict[tuple[int, int], tup
                             why[(base + s, base + e)] = "fixture_venue"
                     else:
                         teams.append(fm.span("b"))
-        for im in _INITIAL_NAME_RE.finditer(stripped):
+        for im in _INITIAL_NAME_RE.finditer(stripped) if _INITIAL_HINT_RE.search(stripped) else ():
             if stripped[: im.start()].rstrip().split(" ")[-1].lstrip("—–-\"'“(")[:1].isupper() and im.start() > 0:
                 continue  # "George W. Bush": the model has the whole name
             if gaz.lookup(im.group(0)) or gaz.lookup(im.group("ini").strip()):
@@ -214,7 +218,7 @@ def explain_layout_spans(body: str, gaz: Gazetteer) -> dict[tuple[int, int], tup
                 continue  # a national side is the country (CoNLL and common usage)
             out[(base + s, base + e)] = FORCED_ORG
             why[(base + s, base + e)] = rule
-        for pm in _NAME_COUNTRY_RE.finditer(stripped):
+        for pm in _NAME_COUNTRY_RE.finditer(stripped) if "(" in stripped else ():
             name = pm.group("a")
             words = name.split()
             if not 2 <= len(words) <= 4 or _ORG_WORDS.intersection(words) or not _is_country(pm.group("c"), gaz):
