@@ -290,6 +290,9 @@ def harmonise_spans(
         votes[body[s:e]][lab] += w
     best: dict[str, str] = {}
     for surface, counter in votes.items():
+        if len(counter) == 1:
+            best[surface] = next(iter(counter))  # one label: the vote below would pick it (most names)
+            continue
         classes = Counter()
         for lab, n in counter.items():
             classes[_PLACE.get(lab, lab)] += n
