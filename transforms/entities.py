@@ -1,7 +1,7 @@
 """Entities: NER + gazetteer linking + in-article coreference + roles, with canonical ids.
 
 ``extract_entities`` runs spaCy's English small pipeline (NER component only, batched with
-``nlp.pipe``) over article bodies, matches the curated gazetteer with one precompiled regex,
+``nlp.pipe``) over article bodies, matches the curated gazetteer with one Aho-Corasick automaton,
 and merges both into ``mentions`` (offsets into ``body``) of ``entities`` (stable ids).
 ``link_article`` is the pure per-article step, usable without spaCy (tests, other NER).
 
