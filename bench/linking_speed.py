@@ -67,7 +67,8 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     docs = load_text_docs(eval_dir, args.limit, with_dates=True)
     good = prepare_articles(docs).filter(pl.col("reject_reason").is_null()).with_row_index("n")
-    good = good.with_columns(article_id=pl.format("a{}", pl.col("n"))).select("article_id", "title", "body", "published_date")
+    good = good.with_columns(article_id=pl.format("a{}", pl.col("n")))
+    good = good.select("article_id", "title", "body", "published_date")
     nlp, gaz = load_ner_pipeline(), load_gazetteer()
     t0 = _cpu()
     ner_docs = list(nlp.pipe((soften_shouting(b or "") for b in good["body"]), batch_size=32))

@@ -244,7 +244,12 @@ def _automaton(words: Iterable[str]) -> ahocorasick.Automaton:
 
 
 def _scan(
-    automaton: ahocorasick.Automaton, text: str, not_after: str, not_before: str, *, not_before_dot_word: bool = False
+    automaton: ahocorasick.Automaton,
+    text: str,
+    not_after: str,
+    not_before: str,
+    *,
+    not_before_dot_word: bool = False,
 ) -> list[tuple[int, int, str]]:
     """``(start, end, word)`` of the words of ``automaton`` written in ``text`` as whole words: not
     right after a word character (``re``'s ``\\w``: str.isalnum or "_") or a character of
@@ -265,8 +270,10 @@ def _scan(
             ch = text[end]
             if ch.isalnum() or ch == "_" or ch in not_before:
                 continue
-            if not_before_dot_word and ch == "." and end + 1 < n and ((nx := text[end + 1]).isalnum() or nx == "_"):
-                continue
+            if not_before_dot_word and ch == "." and end + 1 < n:
+                nx = text[end + 1]
+                if nx.isalnum() or nx == "_":
+                    continue
         hits.append((start, -len(word), word))
     hits.sort()
     out, taken = [], 0
