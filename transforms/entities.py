@@ -1,7 +1,7 @@
 """Entities: NER + gazetteer linking + in-article coreference + roles, with canonical ids.
 
 ``extract_entities`` runs spaCy's English small pipeline (NER component only, batched with
-``nlp.pipe``) over article bodies, matches the curated gazetteer with one precompiled regex,
+``nlp.pipe``) over article bodies, matches the curated gazetteer with one Aho-Corasick automaton,
 and merges both into ``mentions`` (offsets into ``body``) of ``entities`` (stable ids).
 ``link_article`` is the pure per-article step, usable without spaCy (tests, other NER).
 
@@ -13,7 +13,9 @@ two articles is one entity with ``wikidata_id`` NULL.
 from __future__ import annotations
 
 import bisect
+import functools
 import hashlib
+import itertools
 import re
 from collections import Counter, defaultdict
 from dataclasses import dataclass
@@ -230,6 +232,7 @@ def extract_entities(
 # entity registry (ids and entity rows)
 
 
+@functools.lru_cache(maxsize=1 << 16)  # the same names recur in every batch
 def ner_entity_id(entity_type: str, name: str) -> str:
     """Stable id for an entity outside the gazetteer: entity type + normalised name."""
     digest = hashlib.sha1(f"{entity_type}|{_norm_name(name)}".encode()).hexdigest()[:16]
@@ -701,24 +704,25 @@ def _large_cities(body: str, mentions: list[_Mention], ner, gaz: Gazetteer, regi
     taken = sorted([(mm.start, mm.end) for mm in mentions] + [(s, e) for s, e, _ in ner])
     person_words = {w for s, e, label in ner if label == "PERSON" for w in body[s:e].split()}
     out = []
-    for m in gaz.large_city_pattern(FREE_TEXT_CITY_MIN_POPULATION).finditer(body):
+    for start, end in gaz.find_large_cities(body, FREE_TEXT_CITY_MIN_POPULATION):
+        name = body[start:end]
         if (
-            not _CAPITALISED_RUN_RE.fullmatch(m.group(0))
-            or _CAPITALISED_BEFORE_RE.search(body, max(0, m.start() - 40), m.start())
-            or _CAPITALISED_AFTER_RE.match(body, m.end())
+            not _CAPITALISED_RUN_RE.fullmatch(name)
+            or _CAPITALISED_BEFORE_RE.search(body, max(0, start - 40), start)
+            or _CAPITALISED_AFTER_RE.match(body, end)
         ):
             continue  # lower case, or part of a longer capitalised name ("Lagos Avenue", "Gen. Cairo Smith")
-        places = gaz.lookup_place(m.group(0))
+        places = gaz.lookup_place(name)
         if not places or places[0].kind != "city" or places[0].population < FREE_TEXT_CITY_MIN_POPULATION:
             continue
-        if m.group(0) in person_words:
+        if name in person_words:
             continue
-        i = bisect.bisect_left(taken, (m.end(), m.end()))
-        if i > 0 and taken[i - 1][1] > m.start():
+        i = bisect.bisect_left(taken, (end, end))
+        if i > 0 and taken[i - 1][1] > start:
             continue
-        if i < len(taken) and taken[i][0] < m.end():
+        if i < len(taken) and taken[i][0] < end:
             continue
-        out.append(_Mention(m.start(), m.end(), registry.curated(places[0].entity_id), "gazetteer", NAME))
+        out.append(_Mention(start, end, registry.curated(places[0].entity_id), "gazetteer", NAME))
     return out
 
 
@@ -901,20 +905,23 @@ def _held_office(entity: GazEntity | None, role: str, on_date) -> bool:
 def _office_holders(body, mentions, gaz: Gazetteer, registry, on_date) -> list[_Mention]:
     """"Japan's foreign minister" with no name after it: the curated person holding that office for
     that country on the article's date, when exactly one does."""
-    taken = [(mm.start, mm.end) for mm in mentions]
+    taken = sorted((mm.start, mm.end) for mm in mentions)
+    taken_starts = [s for s, _ in taken]
+    max_end = list(itertools.accumulate((e for _, e in taken), max))  # of the mentions starting so far
     out = []
     for m in gaz.role_pattern.finditer(body):
         if re.match(r"\s+[A-Z]", body[m.end() : m.end() + 2]):
             continue  # "Foreign Minister Yoshimasa Hayashi": the name is the mention
-        if any(s < m.end() and e > m.start() for s, e in taken):
-            continue
+        before = bisect.bisect_left(taken_starts, m.end())  # mentions starting before the title ends
+        if before and max_end[before - 1] > m.start():
+            continue  # a mention overlaps the title
         country = _qualifier_country(body[max(0, m.start() - 60) : m.start()], gaz)
         if country is None:
             continue
         role = gaz.roles[m.group(0)]
         holders = [
             ent.entity_id
-            for ent in gaz.entities.values()
+            for ent in gaz.people_by_country().get(country, ())
             if ent.kind == "person" and ent.country_code == country
             and any(title == role and start <= on_date.year <= end for title, start, end in _terms(ent))
         ]
