@@ -57,6 +57,7 @@ MENTIONS_SCHEMA = {
     "sentence_index": pl.Int32,
     "method": pl.String,
     "mention_kind": pl.String,
+    "gpe_role": pl.String,
 }
 ENTITIES_SCHEMA = {
     "entity_id": pl.String,
@@ -114,6 +115,133 @@ _COORDINATED_BEFORE_RE = re.compile(r"\b[A-Z][\w-]* (?:and|or) $")
 # Olympics" read as FAC): issue 12 seeds.
 _EVENT_HEADS = frozenset({"Olympics", "Paralympics", "Olympic Games", "Games", "World Cup", "Cup", "Championships"})
 
+# GPE roles (ACE 2005's GPE.ORG / GPE.PER): a country named as the subject of an agentive verb is
+# the state acting ("The UK condemns...", "Russia has vetoed...": 'government'); a plural demonym
+# noun is its people ("Syrians", "Iraqis": 'people'); otherwise no role is recorded (mostly the place).
+GOVERNMENT = "government"
+PEOPLE = "people"
+#: Verbs whose subject acts: the event lexicon's verbs (transforms/data/events.toml) plus speech,
+#: stance and decision verbs. A country subject of one of these is its government.
+_AGENT_LEMMAS = frozenset({
+    "accede", "accuse", "agree", "aid", "arrest", "assist", "attack", "blame", "blockade", "bomb", "boycott",
+    "call", "clash", "collaborate", "concede", "condemn", "consult", "cooperate", "criticize", "criticise",
+    "defeat", "demand", "denounce", "deploy", "detain", "discuss", "donate", "ease", "endorse", "expel",
+    "fight", "host", "impose", "invade", "investigate", "kill", "lift", "meet", "mobilize", "mobilise",
+    "negotiate", "offer", "oppose", "partner", "pledge", "praise", "press", "promise", "protest", "provide",
+    "rebuff", "recall", "reject", "release", "sanction", "seize", "send", "sever", "shell", "sign", "strike",
+    "support", "suspend", "talk", "target", "thank", "threaten", "urge", "veto", "visit", "warn", "welcome",
+    "withdraw",
+    # speech, stance, intent and decision
+    "say", "tell", "state", "announce", "claim", "insist", "stress", "declare", "confirm", "deny", "reaffirm",
+    "affirm", "reiterate", "remain", "continue", "stand", "work", "want", "hope", "plan", "intend", "seek",
+    "believe", "expect", "refuse", "decide", "vow", "recognize", "recognise", "accept", "approve", "adopt",
+    "ratify", "join", "back", "block", "ban", "vote", "launch", "respond", "retaliate", "commit", "acknowledge",
+    "request", "ask", "order", "allow", "argue", "maintain", "pursue",
+})
+_IRREGULAR_FORMS = {
+    "said": "say", "told": "tell", "met": "meet", "held": "hold", "sent": "send", "struck": "strike",
+    "fought": "fight", "withdrew": "withdraw", "withdrawn": "withdraw", "sought": "seek", "stood": "stand",
+}
+_AUX_WORDS = frozenset({"has", "have", "had", "will", "would", "shall", "should", "can", "could", "may", "might",
+                        "must", "does", "do", "did", "is", "are", "was", "were"})
+_BE_WORDS = frozenset({"is", "are", "was", "were"})
+#: After "is": adjectives of stance that make the subject an actor ("The UK is committed to").
+_STANCE_ADJECTIVES = frozenset({"committed", "determined", "ready", "prepared", "willing", "opposed"})
+#: Words that may follow a verb ending in -s ("condemns the", "supports Iraqi", "says that"): after
+#: anything else the -s word is a plural noun ("Iran talks resume" is no act of Iran).
+_AFTER_S_VERB_RE = re.compile(
+    r"\s*(?:[,:\"“]|(?:the|a|an|its|their|his|her|this|these|those|that|all|any|some|no|our|us|it|them|to|"
+    r"what|how|new|further|more)\b|[A-Z]|\w+(?:ed|ing|ly)\b)"
+)
+_WORDS_AFTER_RE = re.compile(r"(?:[ \t]+[a-z]+(?:n['’]t)?\b){1,5}")
+#: A subject is not governed by a preposition ("attacks in Iraq said": the people in Iraq said).
+_PREPOSITION_BEFORE_RE = re.compile(
+    r"\b(?:in|into|of|from|to|at|on|across|inside|within|throughout|near|by|with|for|against|between|among|"
+    r"over|under|toward|towards|via|around|outside|about|than|like|including)\s+(?:the\s+)?$",
+    re.IGNORECASE,
+)
+#: "our ally Turkey": a country in apposition to a word for a political actor is its government.
+_ACTOR_APPOSITION_RE = re.compile(r"\b(?:ally|allies|partner|partners|backer|backers|adversary|rival)\s+$")
+_ADVERBS = frozenset({"also", "now", "again", "still", "already", "further", "then", "too", "not", "never",
+                      "once", "jointly", "today", "yesterday", "recently", "always", "often", "soon"})
+
+
+def _verb_lemma(word: str) -> str | None:
+    """The agentive lemma ``word`` inflects (-s, -es, -ies, -ed, -d, -ied, -ing, doubled consonant), or None."""
+    if word in _AGENT_LEMMAS:
+        return word
+    if word in _IRREGULAR_FORMS:
+        return _IRREGULAR_FORMS[word]
+    candidates = []
+    for suffix, repl in (("ies", "y"), ("ied", "y"), ("es", ""), ("s", ""), ("ed", ""), ("ed", "e"), ("d", ""),
+                         ("ing", ""), ("ing", "e")):
+        if word.endswith(suffix):
+            stem = word[: -len(suffix)] + repl
+            candidates.append(stem)
+            if suffix in ("ed", "ing") and len(stem) > 2 and stem[-1] == stem[-2]:
+                candidates.append(stem[:-1])  # "vetoed"/"banned" -> ban
+    return next((c for c in candidates if c in _AGENT_LEMMAS), None)
+
+
+def gpe_role_of(body: str, start: int, end: int, *, subject_start: int | None = None, verb: bool = True) -> str | None:
+    """'government' when the country named at ``body[start:end]`` is the subject of an agentive
+    verb ("The UK condemns", "Russia has vetoed", "Japan will continue to", "The U.S. is committed
+    to") or stands in apposition to an actor word ("our ally Turkey"); None otherwise.
+
+    The subject test is lexical (no parse): the name is not the object of a preposition, and the
+    words after it are adverbs and auxiliaries then a finite form of an agentive verb; a passive
+    ("Iraq was invaded") is not an act of the subject, and a word ending in -s counts as a verb only
+    before an object-like word ("Iran talks resume": a noun). ``subject_start`` is where the
+    subject begins when the name ends a coordination ("Japan and India signed"); ``verb=False``
+    checks the apposition only."""
+    if _ACTOR_APPOSITION_RE.search(body, max(0, start - 40), start):
+        return GOVERNMENT
+    if not verb:
+        return None
+    first = start if subject_start is None else subject_start
+    if _PREPOSITION_BEFORE_RE.search(body[max(0, first - 40) : first]):
+        return None
+    m = _WORDS_AFTER_RE.match(body, end)
+    if not m:
+        return None
+    words = m.group(0).split()
+    aux = None
+    for i, word in enumerate(words):
+        if word in _ADVERBS or (word.endswith("ly") and len(word) > 4) or word.endswith(("n't", "n’t")):
+            continue
+        if word in _AUX_WORDS and aux is None:
+            aux = word
+            continue
+        if aux in _BE_WORDS:
+            if word in _STANCE_ADJECTIVES:
+                return GOVERNMENT
+            if word.endswith("ing") and _verb_lemma(word):
+                return GOVERNMENT
+            return None  # "Iraq was invaded", "Turkey is a key player": not an act
+        lemma = _verb_lemma(word)
+        if lemma is None:
+            return None
+        if aux is None and word.endswith("s") and word not in _IRREGULAR_FORMS:
+            if not _AFTER_S_VERB_RE.match(body, m.start() + _word_end(m.group(0), i)):
+                return None
+        if aux is None and word.endswith("ing"):
+            return None  # "Russia continuing its ...": no finite verb
+        return GOVERNMENT
+    return None
+
+
+def _word_end(text: str, index: int) -> int:
+    """Offset in ``text`` just after its ``index``-th whitespace-separated word."""
+    pos = 0
+    for k, w in enumerate(text.split()):
+        pos = text.index(w, pos) + len(w)
+        if k == index:
+            return pos
+    return len(text)
+
+
+# A span the model labels NORP is a city when it exactly names one this large (see _place_for_span).
+NORP_CITY_MIN_POPULATION = 100_000
 # Cities this large are read in running text even where the model found nothing ("fighting in
 # Aleppo"): a capitalised word run that is exactly such a city's name. Large cities only: smaller
 # ones share names with people and words, which the model's labels and a locative must confirm.
@@ -194,7 +322,9 @@ def extract_entities(
     mentions: article_id, entity_id, surface, start_char, end_char (Python str offsets into
       body: ``body[start_char:end_char] == surface``), role (str|null), sentence_index (i32,
       0-based within body), method ('gazetteer' | 'ner' | 'coref'), mention_kind ('name' |
-      'demonym' | 'metonym' | 'surname' | 'nominal' | 'modifier': "Vienna-based").
+      'demonym' | 'metonym' | 'surname' | 'nominal' | 'modifier': "Vienna-based"), gpe_role (mentions
+      of a country: 'government' where the state acts, 'people' for "Syrians"; else null, see
+      ``gpe_role_of``).
     entities: one row per distinct entity referenced: entity_id, canonical_name, entity_type
       (PERSON, ORG, GPE, LOC, FAC, EVENT, NORP, LAW), wikidata_id (str|null), country_code
       (ISO alpha-3|null).
@@ -458,9 +588,16 @@ def link_article(
     final.sort(key=lambda mm: (mm.start, mm.end))
 
     rows = []
+    roles = _coordinated_roles(body, final)
     for mm in final:
         if mm.kind in (NAME, METONYM) and _MODIFIER_SUFFIX_RE.match(body, mm.end):
             mm.kind = MODIFIER
+        gpe_role = None
+        if mm.entity_id.startswith("fp:country/"):
+            if mm.kind in (NAME, METONYM):
+                gpe_role = roles.get(id(mm))
+            elif mm.kind == DEMONYM and _plural_demonym(body[mm.start : mm.end], mm.entity_id, gaz):
+                gpe_role = PEOPLE  # "Syrians", "Iraqis": the people of the country
         rows.append(
             {
                 "entity_id": mm.entity_id,
@@ -471,9 +608,40 @@ def link_article(
                 "sentence_index": bisect.bisect_right(sent_starts, mm.start) - 1,
                 "method": mm.method,
                 "mention_kind": mm.kind,
+                "gpe_role": gpe_role,
             }
         )
     return rows
+
+
+def _coordinated_roles(body: str, mentions: list[_Mention]) -> dict[int, str]:
+    """``gpe_role_of`` for each country name, a coordination read as one subject: in "Japan, India
+    and Australia signed" all three act; in "envoys in Syria and Iraq said" none does."""
+    countries = [mm for mm in mentions if mm.entity_id.startswith("fp:country/") and mm.kind in (NAME, METONYM)]
+    roles: dict[int, str] = {}
+    k = 0
+    while k < len(countries):
+        j = k  # countries[k..j] are one coordination
+        while j + 1 < len(countries) and _COORDINATION_RE.fullmatch(body, countries[j].end, countries[j + 1].start):
+            j += 1
+        role = gpe_role_of(body, countries[j].start, countries[j].end, subject_start=countries[k].start)
+        for mm in countries[k : j + 1]:
+            own = role or gpe_role_of(body, mm.start, mm.end, subject_start=mm.start, verb=False)
+            if own is not None:
+                roles[id(mm)] = own
+        k = j + 1
+    return roles
+
+
+_COORDINATION_RE = re.compile(r"(?:,| and| or|, and|, or)\s+(?:the\s+)?")
+
+
+def _plural_demonym(surface: str, entity_id: str, gaz: Gazetteer) -> bool:
+    """"Syrians", "Britons": a demonym that is the plural of another demonym of the same country
+    (a noun for its people; "Swiss" and "Syrian" are not)."""
+    return surface.endswith("s") and any(
+        en.entity_id == entity_id and en.alias_kind == DEMONYM for en in gaz.lookup(surface[:-1])
+    )
 
 
 def _entity_type(entity_id: str, gaz: Gazetteer, registry: _EntityRegistry) -> str | None:
@@ -728,6 +896,12 @@ def _place_for_span(body: str, s: int, e: int, label: str, gaz: Gazetteer, peopl
     places = gaz.lookup_place(text)
     if not places:
         return None
+    if label == "NORP":
+        # "Aleppo" read as a group: a span the model calls a nationality or group that names a city of
+        # NORP_CITY_MIN_POPULATION+ people is the city (smaller towns share names with adjectives:
+        # "Liberal", "Green", "Roman").
+        city = next((p for p in places if p.kind == "city"), None)
+        return city if city is not None and city.population >= NORP_CITY_MIN_POPULATION else None
     if label not in PLACE_LABELS:
         if label not in ("PERSON", "ORG") or " " in text or not _PLACE_CUE_RE.search(body[max(0, s - 20) : s]):
             return None

@@ -1,0 +1,76 @@
+"""GPE roles (issue 12): a country acting as a state, a people named by a plural demonym, and a city
+the model calls a group. Pure tests on sentences written for these tests (no news source)."""
+
+import pytest
+
+from transforms.entities import GOVERNMENT, PEOPLE, link_article
+from transforms.gazetteer import load_gazetteer
+
+
+@pytest.fixture(scope="module")
+def gaz():
+    return load_gazetteer()
+
+
+def _roles(body, gaz, ner_spans=()):
+    return {r["surface"]: r["gpe_role"] for r in link_article(body, list(ner_spans), gaz)}
+
+
+@pytest.mark.parametrize(
+    "body, country",
+    [
+        ("The United Kingdom strongly condemns the shelling of the port.", "United Kingdom"),
+        ("Canada has repeatedly rejected the proposal.", "Canada"),
+        ("Peru will continue to press for a vote.", "Peru"),
+        ("Chile is committed to the accord.", "Chile"),
+        ("Norway said on Monday that it would send envoys.", "Norway"),
+        ("Poland supports Ukraine in the dispute.", "Poland"),
+        ("Argentina remains committed to the treaty.", "Argentina"),
+        ("We thank our ally Kenya for its help.", "Kenya"),
+        ("Nepal is working with donors on the dam.", "Nepal"),
+    ],
+)
+def test_a_country_subject_of_an_agentive_verb_is_the_government(gaz, body, country):
+    assert _roles(body, gaz)[country] == GOVERNMENT
+
+
+@pytest.mark.parametrize(
+    "body, country",
+    [
+        ("Mexico was invaded in 1846.", "Mexico"),  # passive: acted upon
+        ("Brazil is a large country.", "Brazil"),  # copula: a description, not an act
+        ("Envoys in Ghana said the vote was fair.", "Ghana"),  # object of a preposition
+        ("Iran talks resume in Vienna next week.", "Iran"),  # "talks" is a noun here
+        ("Iran talks with envoys were cancelled.", "Iran"),
+        ("Poland has a long coast.", "Poland"),  # "has" + a noun
+        ("Ukraine's harvest was late.", "Ukraine"),  # a possessive is not a subject
+        ("Trade between the UK and Uzbekistan rose.", "UK"),
+    ],
+)
+def test_a_country_that_does_not_act_has_no_role(gaz, body, country):
+    assert _roles(body, gaz)[country] is None
+
+
+def test_a_coordinated_subject_acts_as_a_whole(gaz):
+    roles = _roles("Japan, India and Australia signed a pact on Friday.", gaz)
+    assert roles["Japan"] == roles["India"] == roles["Australia"] == GOVERNMENT
+    roles = _roles("Envoys in Syria and Iraq said the vote was fair.", gaz)
+    assert roles["Syria"] is None and roles["Iraq"] is None
+
+
+def test_a_plural_demonym_is_the_people_and_an_adjective_is_not(gaz):
+    roles = _roles("Thousands of Syrians fled, and Iraqis too; Swiss banks and a Syrian town were named.", gaz)
+    assert roles["Syrians"] == PEOPLE and roles["Iraqis"] == PEOPLE
+    assert roles["Swiss"] is None and roles["Syrian"] is None
+
+
+def test_places_and_people_have_no_government_role(gaz):
+    rows = link_article("Antony Blinken said talks would go on.", [(0, 14, "PERSON")], gaz)
+    assert [r["gpe_role"] for r in rows] == [None]
+
+
+def test_a_large_city_the_model_calls_a_group_is_the_city(gaz):
+    body = "Shelling hit Aleppo and Liberal voters met."
+    rows = {r["surface"]: r for r in link_article(body, [(13, 19, "NORP"), (24, 31, "NORP")], gaz)}
+    assert rows["Aleppo"]["entity_id"].startswith("fp:geonames/")
+    assert not rows["Liberal"]["entity_id"].startswith("fp:geonames/")  # a town of 20,000: the word
