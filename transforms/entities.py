@@ -162,6 +162,28 @@ _PREPOSITION_BEFORE_RE = re.compile(
 )
 #: "our ally Turkey": a country in apposition to a word for a political actor is its government.
 _ACTOR_APPOSITION_RE = re.compile(r"\b(?:ally|allies|partner|partners|backer|backers|adversary|rival)\s+$")
+#: "Russia's decision", "Iran's continued support": the possessor of an act or a stance is the state.
+_ACT_NOUNS = (
+    "decision|decisions|support|position|policy|policies|stance|role|involvement|intervention|attack|attacks|"
+    "strikes|airstrikes|bombardment|bombing|campaign|efforts?|commitment|offer|proposal|request|response|"
+    "refusal|veto|sanctions|threats?|actions|backing|aggression|invasion|annexation|withdrawal|announcement|"
+    "statement|demands?|strategy|pledge|contribution|assistance|military intervention"
+)
+_POSSESSIVE_ACT_RE = re.compile(rf"['’]s\s+(?:[a-z]+\s+)?(?:{_ACT_NOUNS})\b")
+#: "Turkey is a key player": a predicate noun that names a political actor.
+_ACTOR_PREDICATE_RE = re.compile(
+    r"\s+(?:is|was|remains|has been)\s+(?:(?:a|an|the|one of the|our)\s+)?(?:[a-z]+\s+){0,2}?"
+    r"(?:player|partner|ally|member|party|signatory|supporter|donor|leader|contributor|sponsor|mediator)s?\b"
+)
+#: "we urge Russia to", "called on Iran", "sanctions against Syria": the addressee or the one
+#: accused or punished is the state.
+_ADDRESSEE_BEFORE_RE = re.compile(
+    r"\b(?:urg(?:e|es|ed|ing)|call(?:s|ed|ing)? (?:on|upon)|press(?:es|ed|ing)?|pressur(?:e|es|ed|ing)|"
+    r"thank(?:s|ed|ing)?|ask(?:s|ed|ing)?|t(?:ell|ells|old|elling)|warn(?:s|ed|ing)?|invit(?:e|es|ed|ing)|"
+    r"encourag(?:e|es|ed|ing)|accus(?:e|es|ed|ing)|blam(?:e|es|ed|ing)|condemn(?:s|ed|ing)?|"
+    r"critici[sz](?:e|es|ed|ing)|congratulat(?:e|es|ed|ing)|persuad(?:e|es|ed|ing)|"
+    r"sanctions? (?:against|on))\s+(?:the\s+)?$"
+)
 _ADVERBS = frozenset({"also", "now", "again", "still", "already", "further", "then", "too", "not", "never",
                       "once", "jointly", "today", "yesterday", "recently", "always", "often", "soon"})
 
@@ -186,7 +208,9 @@ def _verb_lemma(word: str) -> str | None:
 def gpe_role_of(body: str, start: int, end: int, *, subject_start: int | None = None, verb: bool = True) -> str | None:
     """'government' when the country named at ``body[start:end]`` is the subject of an agentive
     verb ("The UK condemns", "Russia has vetoed", "Japan will continue to", "The U.S. is committed
-    to") or stands in apposition to an actor word ("our ally Turkey"); None otherwise.
+    to", "Turkey is a key partner"), stands in apposition to an actor word ("our ally Turkey"),
+    possesses an act or stance ("Russia's decision") or is addressed, accused or punished ("we urge
+    Iran to", "sanctions against Syria"); None otherwise.
 
     The subject test is lexical (no parse): the name is not the object of a preposition, and the
     words after it are adverbs and auxiliaries then a finite form of an agentive verb; a passive
@@ -194,13 +218,17 @@ def gpe_role_of(body: str, start: int, end: int, *, subject_start: int | None = 
     before an object-like word ("Iran talks resume": a noun). ``subject_start`` is where the
     subject begins when the name ends a coordination ("Japan and India signed"); ``verb=False``
     checks the apposition only."""
-    if _ACTOR_APPOSITION_RE.search(body, max(0, start - 40), start):
+    if _ACTOR_APPOSITION_RE.search(body, max(0, start - 40), start) or _POSSESSIVE_ACT_RE.match(body, end):
+        return GOVERNMENT
+    if _ADDRESSEE_BEFORE_RE.search(body[max(0, start - 40) : start]) and not body.startswith(("'s", "’s"), end):
         return GOVERNMENT
     if not verb:
         return None
     first = start if subject_start is None else subject_start
     if _PREPOSITION_BEFORE_RE.search(body[max(0, first - 40) : first]):
         return None
+    if _ACTOR_PREDICATE_RE.match(body, end):
+        return GOVERNMENT
     m = _WORDS_AFTER_RE.match(body, end)
     if not m:
         return None

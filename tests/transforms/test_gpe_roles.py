@@ -74,3 +74,22 @@ def test_a_large_city_the_model_calls_a_group_is_the_city(gaz):
     rows = {r["surface"]: r for r in link_article(body, [(13, 19, "NORP"), (24, 31, "NORP")], gaz)}
     assert rows["Aleppo"]["entity_id"].startswith("fp:geonames/")
     assert not rows["Liberal"]["entity_id"].startswith("fp:geonames/")  # a town of 20,000: the word
+
+
+@pytest.mark.parametrize(
+    "body, country, role",
+    [
+        ("Russia's decision to veto the text was criticised.", "Russia", GOVERNMENT),
+        ("Turkey is a key partner in the region.", "Turkey", GOVERNMENT),
+        ("We urge Russia to stop the shelling.", "Russia", GOVERNMENT),
+        ("Leaders called on Iran to comply.", "Iran", GOVERNMENT),
+        ("New sanctions against Syria were announced.", "Syria", GOVERNMENT),
+        ("Iran's nuclear programme grew.", "Iran", None),  # not an act or a stance
+        ("Syria's north is dry.", "Syria", None),
+        ("Kenya is a large country.", "Kenya", None),
+        ("They travelled to Iraq.", "Iraq", None),
+        ("We urge Russia's leaders to stop.", "Russia", None),  # the leaders are addressed
+    ],
+)
+def test_possessors_of_acts_predicate_actors_and_addressees(gaz, body, country, role):
+    assert _roles(body, gaz)[country] == role
