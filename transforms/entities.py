@@ -550,6 +550,7 @@ def link_article(
     forced = layout_spans(body, gaz)
     ner = harmonise_spans(body, ner, forced, gaz)
     ner = _split_trailing_person(body, ner)
+    ner = _split_listed_names(body, ner)
 
     # 1. strong curated entities present in this article (for weak aliases)
     strong_ids = {
@@ -566,6 +567,8 @@ def link_article(
         choice = _resolve_match(body, m, strong_ids, gaz)
         if choice is not None:
             kept.append((m, *choice))
+
+    kept = _merge_country_prefix(body, kept, gaz)
 
     # 3. overlaps between NER spans and gazetteer matches
     final: list[_Mention] = []
@@ -670,6 +673,30 @@ def _plural_demonym(surface: str, entity_id: str, gaz: Gazetteer) -> bool:
     return surface.endswith("s") and any(
         en.entity_id == entity_id and en.alias_kind == DEMONYM for en in gaz.lookup(surface[:-1])
     )
+
+
+def _merge_country_prefix(body: str, kept, gaz: Gazetteer):
+    """"United States Treasury Department", "Japanese Defence Ministry": a country's name or demonym
+    written right before one of its own ministries or organisations is part of that name, so the
+    two matches are one mention of the ministry (not the country and the ministry)."""
+    out = []
+    for item in kept:
+        m, eid, method = item
+        if out:
+            pm, peid, _ = out[-1]
+            ent = gaz.entity(eid)
+            if (
+                peid.startswith("fp:country/")
+                and pm.alias_kind in (NAME, DEMONYM)
+                and body[pm.end : m.start] == " "
+                and ent is not None
+                and ent.kind in ("ministry", "org")
+                and ent.country_code == peid.rsplit("/", 1)[-1]
+            ):
+                out[-1] = (GazMatch(pm.start, m.end, body[pm.start : m.end], m.entries), eid, method)
+                continue
+        out.append(item)
+    return out
 
 
 def _entity_type(entity_id: str, gaz: Gazetteer, registry: _EntityRegistry) -> str | None:
@@ -871,6 +898,27 @@ def _link_ner_spans(body, spans, gaz, registry, existing, forced=None) -> list[_
         if label == "EVENT":
             events.setdefault(text, eid)
     out.extend(resolved.values())
+    return out
+
+
+_LISTED_NAME_RE = re.compile(r"[A-Z][\w'’.-]*(?: (?:of|for|the|and|[A-Z][\w'’.-]*))* [A-Z][\w'’.-]*")
+
+
+def _split_listed_names(body: str, spans: list[tuple[int, int, str]]) -> list[tuple[int, int, str]]:
+    """'Iraqi Armed Forces, Popular Mobilization Forces' read as one ORG is a list: an organisation
+    span whose comma-separated parts are each a capitalised name of two words or more is split."""
+    out = []
+    for s, e, label in spans:
+        text = body[s:e]
+        if label == "ORG" and ", " in text:
+            parts = text.split(", ")
+            if all(_LISTED_NAME_RE.fullmatch(p) for p in parts):
+                pos = s
+                for part in parts:
+                    out.append((pos, pos + len(part), label))
+                    pos += len(part) + 2
+                continue
+        out.append((s, e, label))
     return out
 
 

@@ -93,3 +93,27 @@ def test_a_large_city_the_model_calls_a_group_is_the_city(gaz):
 )
 def test_possessors_of_acts_predicate_actors_and_addressees(gaz, body, country, role):
     assert _roles(body, gaz)[country] == role
+
+
+def _span(body, text, label):
+    s = body.index(text)
+    return (s, s + len(text), label)
+
+
+def test_a_country_before_its_own_ministry_is_part_of_the_ministry_name(gaz):
+    body = "Officials of the United States Treasury Department met the Japanese Defense Ministry in Oslo."
+    rows = link_article(body, [_span(body, "United States Treasury Department", "ORG")], gaz)
+    surfaces = {r["surface"]: r["entity_id"] for r in rows}
+    assert surfaces["United States Treasury Department"] == "fp:ministry/usa-treasury"
+    assert surfaces["Japanese Defense Ministry"] == "fp:ministry/jpn-mod"
+    assert "United States" not in surfaces and "Japanese" not in surfaces
+    body = "Germany NATO talks went on."  # a country before another country's organisation stays apart
+    assert [r["surface"] for r in link_article(body, [], gaz)] == ["Germany", "NATO"]
+
+
+def test_an_organisation_span_listing_names_is_split_but_a_suffix_is_not(gaz):
+    body = "We back the Harbour Guard Corps, Northern Relief Forces, and others. Kestrel Brothers, Inc. fell."
+    spans = [_span(body, "Harbour Guard Corps, Northern Relief Forces", "ORG"), _span(body, "Kestrel Brothers, Inc", "ORG")]
+    surfaces = [r["surface"] for r in link_article(body, spans, gaz)]
+    assert "Harbour Guard Corps" in surfaces and "Northern Relief Forces" in surfaces
+    assert "Kestrel Brothers, Inc" in surfaces
