@@ -268,6 +268,8 @@ def _word_end(text: str, index: int) -> int:
     return len(text)
 
 
+# "Abu <Name>", "Umm <Name>": an Arabic kunya, a person's name (never a nationality or a group word).
+_KUNYA_RE = re.compile(r"(?:Abu|Abou|Umm) [A-Z]")
 # A span the model labels NORP is a city when it exactly names one this large (see _place_for_span).
 NORP_CITY_MIN_POPULATION = 100_000
 # Cities this large are read in running text even where the model found nothing ("fighting in
@@ -738,6 +740,8 @@ def _clean_ner_span(body: str, s: int, e: int, label: str, gaz: Gazetteer):
         e -= 1
     while s < e and body[s] in " ,.;:-–—\"'“‘(":
         s += 1
+    if label == "NORP" and _KUNYA_RE.match(body, s, e):
+        label = "PERSON"  # "Abu Ghadiya" read as a group: an Arabic kunya ("father of") names a person
     if label == "PERSON":
         s = _strip_person_prefix(body, s, e, gaz)
     text = body[s:e]

@@ -117,3 +117,12 @@ def test_an_organisation_span_listing_names_is_split_but_a_suffix_is_not(gaz):
     surfaces = [r["surface"] for r in link_article(body, spans, gaz)]
     assert "Harbour Guard Corps" in surfaces and "Northern Relief Forces" in surfaces
     assert "Kestrel Brothers, Inc" in surfaces
+
+
+def test_a_kunya_the_model_calls_a_group_is_a_person_and_so_is_its_short_form(gaz):
+    body = "Abu Kharim ran the network. Later Kharim fled, and Syrians mourned."
+    spans = [_span(body, "Abu Kharim", "NORP"), _span(body, "Kharim fled", "NORP")]
+    spans[1] = (spans[1][0], spans[1][0] + len("Kharim"), "NORP")
+    rows = {r["surface"]: r for r in link_article(body, spans, gaz)}
+    assert rows["Abu Kharim"]["entity_id"].startswith("ner:person:")
+    assert rows["Kharim"]["entity_id"] == rows["Abu Kharim"]["entity_id"]
