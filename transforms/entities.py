@@ -147,8 +147,9 @@ _AUX_WORDS = frozenset({"has", "have", "had", "will", "would", "shall", "should"
 _BE_WORDS = frozenset({"is", "are", "was", "were"})
 #: After "is": adjectives of stance that make the subject an actor ("The UK is committed to").
 _STANCE_ADJECTIVES = frozenset({"committed", "determined", "ready", "prepared", "willing", "opposed"})
-#: Words that may follow a verb ending in -s ("condemns the", "supports Iraqi", "says that"): after
-#: anything else the -s word is a plural noun ("Iran talks resume" is no act of Iran).
+#: Words that may follow a verb ending in -s or in its base form without an auxiliary ("condemns the",
+#: "supports Iraqi", "says that", "sign a"): after anything else the word is a noun ("Iran talks
+#: resume", "the U.S. blockade could be lifted" are no acts of the country).
 _AFTER_S_VERB_RE = re.compile(
     r"\s*(?:[,:\"“]|(?:the|a|an|its|their|his|her|this|these|those|that|all|any|some|no|our|us|it|them|to|"
     r"what|how|new|further|more)\b|[A-Z]|\w+(?:ed|ing|ly)\b)"
@@ -249,7 +250,9 @@ def gpe_role_of(body: str, start: int, end: int, *, subject_start: int | None = 
         lemma = _verb_lemma(word)
         if lemma is None:
             return None
-        if aux is None and word.endswith("s") and word not in _IRREGULAR_FORMS:
+        if aux is None and word not in _IRREGULAR_FORMS and (word.endswith("s") or word == lemma):
+            # "condemns the", "sign a": a verb; "Iran talks resume", "Ukraine aid |", "U.S. blockade
+            # could": a noun the name modifies
             if not _AFTER_S_VERB_RE.match(body, m.start() + _word_end(m.group(0), i)):
                 return None
         if aux is None and word.endswith("ing"):

@@ -126,3 +126,15 @@ def test_a_kunya_the_model_calls_a_group_is_a_person_and_so_is_its_short_form(ga
     rows = {r["surface"]: r for r in link_article(body, spans, gaz)}
     assert rows["Abu Kharim"]["entity_id"].startswith("ner:person:")
     assert rows["Kharim"]["entity_id"] == rows["Abu Kharim"]["entity_id"]
+
+
+@pytest.mark.parametrize(
+    "body, country, role",
+    [
+        ("The bill froze Ukraine aid for months.", "Ukraine", None),  # "aid" is a noun here
+        ("Talks failed before the Cuba blockade could be eased.", "Cuba", None),
+        ("Canada and Peru sign a trade pact today.", "Peru", GOVERNMENT),
+    ],
+)
+def test_a_base_form_after_the_name_is_a_verb_only_before_an_object(gaz, body, country, role):
+    assert _roles(body, gaz)[country] == role
