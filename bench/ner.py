@@ -18,7 +18,10 @@ PERSON->PER, ORG->ORG, GPE/LOC/FAC->LOC), and development and held-out figures a
   Micro-F1 is over PER/ORG/LOC; nominal coreference mentions ("the secretary") are not names
   and are left out.
 - re3d (``<eval>/ner/re3d/*/``): Person/Organisation/Location annotations that are names
-  (start with a capital, confidence >= 0.5; a leading "the" is dropped on both sides).
+  (start with a capital, confidence >= 0.5; a leading "the" is dropped on both sides). re3d's
+  Organisation is "a group of people, a government": a country mention whose ``gpe_role`` is
+  'government' or 'people' is scored as ORG there (``predicted_type(..., scheme="re3d")``), as LOC
+  (MISC for a demonym) on CoNLL and CrossNER.
 - seeds: share of the issue's expected canonical entities found per seed article.
 - speed: words/s and articles/s on the AllSides corpus (``content_original``).
 
