@@ -59,6 +59,7 @@ MENTIONS_SCHEMA = {
     "sentence_index": pl.Int32,
     "method": pl.String,
     "mention_kind": pl.String,
+    "gpe_role": pl.String,
 }
 ENTITIES_SCHEMA = {
     "entity_id": pl.String,
@@ -116,6 +117,166 @@ _COORDINATED_BEFORE_RE = re.compile(r"\b[A-Z][\w-]* (?:and|or) $")
 # Olympics" read as FAC): issue 12 seeds.
 _EVENT_HEADS = frozenset({"Olympics", "Paralympics", "Olympic Games", "Games", "World Cup", "Cup", "Championships"})
 
+# GPE roles (ACE 2005's GPE.ORG / GPE.PER): a country named as the subject of an agentive verb is
+# the state acting ("The UK condemns...", "Russia has vetoed...": 'government'); a plural demonym
+# noun is its people ("Syrians", "Iraqis": 'people'); otherwise no role is recorded (mostly the place).
+GOVERNMENT = "government"
+PEOPLE = "people"
+#: Verbs whose subject acts: the event lexicon's verbs (transforms/data/events.toml) plus speech,
+#: stance and decision verbs. A country subject of one of these is its government.
+_AGENT_LEMMAS = frozenset({
+    "accede", "accuse", "agree", "aid", "arrest", "assist", "attack", "blame", "blockade", "bomb", "boycott",
+    "call", "clash", "collaborate", "concede", "condemn", "consult", "cooperate", "criticize", "criticise",
+    "defeat", "demand", "denounce", "deploy", "detain", "discuss", "donate", "ease", "endorse", "expel",
+    "fight", "host", "impose", "invade", "investigate", "kill", "lift", "meet", "mobilize", "mobilise",
+    "negotiate", "offer", "oppose", "partner", "pledge", "praise", "press", "promise", "protest", "provide",
+    "rebuff", "recall", "reject", "release", "sanction", "seize", "send", "sever", "shell", "sign", "strike",
+    "support", "suspend", "talk", "target", "thank", "threaten", "urge", "veto", "visit", "warn", "welcome",
+    "withdraw",
+    # speech, stance, intent and decision
+    "say", "tell", "state", "announce", "claim", "insist", "stress", "declare", "confirm", "deny", "reaffirm",
+    "affirm", "reiterate", "remain", "continue", "stand", "work", "want", "hope", "plan", "intend", "seek",
+    "believe", "expect", "refuse", "decide", "vow", "recognize", "recognise", "accept", "approve", "adopt",
+    "ratify", "join", "back", "block", "ban", "vote", "launch", "respond", "retaliate", "commit", "acknowledge",
+    "request", "ask", "order", "allow", "argue", "maintain", "pursue",
+})
+_IRREGULAR_FORMS = {
+    "said": "say", "told": "tell", "met": "meet", "held": "hold", "sent": "send", "struck": "strike",
+    "fought": "fight", "withdrew": "withdraw", "withdrawn": "withdraw", "sought": "seek", "stood": "stand",
+}
+_AUX_WORDS = frozenset({"has", "have", "had", "will", "would", "shall", "should", "can", "could", "may", "might",
+                        "must", "does", "do", "did", "is", "are", "was", "were"})
+_BE_WORDS = frozenset({"is", "are", "was", "were"})
+#: After "is": adjectives of stance that make the subject an actor ("The UK is committed to").
+_STANCE_ADJECTIVES = frozenset({"committed", "determined", "ready", "prepared", "willing", "opposed"})
+#: Words that may follow a verb ending in -s or in its base form without an auxiliary ("condemns the",
+#: "supports Iraqi", "says that", "sign a"): after anything else the word is a noun ("Iran talks
+#: resume", "the U.S. blockade could be lifted" are no acts of the country).
+_AFTER_S_VERB_RE = re.compile(
+    r"\s*(?:[,:\"“]|(?:the|a|an|its|their|his|her|this|these|those|that|all|any|some|no|our|us|it|them|to|"
+    r"what|how|new|further|more)\b|[A-Z]|\w+(?:ed|ing|ly)\b)"
+)
+_WORDS_AFTER_RE = re.compile(r"(?:[ \t]+[a-z]+(?:n['’]t)?\b){1,5}")
+#: A subject is not governed by a preposition ("attacks in Iraq said": the people in Iraq said).
+_PREPOSITION_BEFORE_RE = re.compile(
+    r"\b(?:in|into|of|from|to|at|on|across|inside|within|throughout|near|by|with|for|against|between|among|"
+    r"over|under|toward|towards|via|around|outside|about|than|like|including)\s+(?:the\s+)?$",
+    re.IGNORECASE,
+)
+#: "our ally Turkey": a country in apposition to a word for a political actor is its government.
+_ACTOR_APPOSITION_RE = re.compile(r"\b(?:ally|allies|partner|partners|backer|backers|adversary|rival)\s+$")
+#: "Russia's decision", "Iran's continued support": the possessor of an act or a stance is the state.
+_ACT_NOUNS = (
+    "decision|decisions|support|position|policy|policies|stance|role|involvement|intervention|attack|attacks|"
+    "strikes|airstrikes|bombardment|bombing|campaign|efforts?|commitment|offer|proposal|request|response|"
+    "refusal|veto|sanctions|threats?|actions|backing|aggression|invasion|annexation|withdrawal|announcement|"
+    "statement|demands?|strategy|pledge|contribution|assistance|military intervention"
+)
+_POSSESSIVE_ACT_RE = re.compile(rf"['’]s\s+(?:[a-z]+\s+)?(?:{_ACT_NOUNS})\b")
+#: "Turkey is a key player": a predicate noun that names a political actor.
+_ACTOR_PREDICATE_RE = re.compile(
+    r"\s+(?:is|was|remains|has been)\s+(?:(?:a|an|the|one of the|our)\s+)?(?:[a-z]+\s+){0,2}?"
+    r"(?:player|partner|ally|member|party|signatory|supporter|donor|leader|contributor|sponsor|mediator)s?\b"
+)
+#: "we urge Russia to", "called on Iran", "sanctions against Syria": the addressee or the one
+#: accused or punished is the state.
+_ADDRESSEE_BEFORE_RE = re.compile(
+    r"\b(?:urg(?:e|es|ed|ing)|call(?:s|ed|ing)? (?:on|upon)|press(?:es|ed|ing)?|pressur(?:e|es|ed|ing)|"
+    r"thank(?:s|ed|ing)?|ask(?:s|ed|ing)?|t(?:ell|ells|old|elling)|warn(?:s|ed|ing)?|invit(?:e|es|ed|ing)|"
+    r"encourag(?:e|es|ed|ing)|accus(?:e|es|ed|ing)|blam(?:e|es|ed|ing)|condemn(?:s|ed|ing)?|"
+    r"critici[sz](?:e|es|ed|ing)|congratulat(?:e|es|ed|ing)|persuad(?:e|es|ed|ing)|"
+    r"sanctions? (?:against|on))\s+(?:the\s+)?$"
+)
+_ADVERBS = frozenset({"also", "now", "again", "still", "already", "further", "then", "too", "not", "never",
+                      "once", "jointly", "today", "yesterday", "recently", "always", "often", "soon"})
+
+
+def _verb_lemma(word: str) -> str | None:
+    """The agentive lemma ``word`` inflects (-s, -es, -ies, -ed, -d, -ied, -ing, doubled consonant), or None."""
+    if word in _AGENT_LEMMAS:
+        return word
+    if word in _IRREGULAR_FORMS:
+        return _IRREGULAR_FORMS[word]
+    candidates = []
+    for suffix, repl in (("ies", "y"), ("ied", "y"), ("es", ""), ("s", ""), ("ed", ""), ("ed", "e"), ("d", ""),
+                         ("ing", ""), ("ing", "e")):
+        if word.endswith(suffix):
+            stem = word[: -len(suffix)] + repl
+            candidates.append(stem)
+            if suffix in ("ed", "ing") and len(stem) > 2 and stem[-1] == stem[-2]:
+                candidates.append(stem[:-1])  # "vetoed"/"banned" -> ban
+    return next((c for c in candidates if c in _AGENT_LEMMAS), None)
+
+
+def gpe_role_of(body: str, start: int, end: int, *, subject_start: int | None = None, verb: bool = True) -> str | None:
+    """'government' when the country named at ``body[start:end]`` is the subject of an agentive
+    verb ("The UK condemns", "Russia has vetoed", "Japan will continue to", "The U.S. is committed
+    to", "Turkey is a key partner"), stands in apposition to an actor word ("our ally Turkey"),
+    possesses an act or stance ("Russia's decision") or is addressed, accused or punished ("we urge
+    Iran to", "sanctions against Syria"); None otherwise.
+
+    The subject test is lexical (no parse): the name is not the object of a preposition, and the
+    words after it are adverbs and auxiliaries then a finite form of an agentive verb; a passive
+    ("Iraq was invaded") is not an act of the subject, and a word ending in -s counts as a verb only
+    before an object-like word ("Iran talks resume": a noun). ``subject_start`` is where the
+    subject begins when the name ends a coordination ("Japan and India signed"); ``verb=False``
+    checks the apposition only."""
+    if _ACTOR_APPOSITION_RE.search(body, max(0, start - 40), start) or _POSSESSIVE_ACT_RE.match(body, end):
+        return GOVERNMENT
+    if _ADDRESSEE_BEFORE_RE.search(body[max(0, start - 40) : start]) and not body.startswith(("'s", "’s"), end):
+        return GOVERNMENT
+    if not verb:
+        return None
+    first = start if subject_start is None else subject_start
+    if _PREPOSITION_BEFORE_RE.search(body[max(0, first - 40) : first]):
+        return None
+    if _ACTOR_PREDICATE_RE.match(body, end):
+        return GOVERNMENT
+    m = _WORDS_AFTER_RE.match(body, end)
+    if not m:
+        return None
+    words = m.group(0).split()
+    aux = None
+    for i, word in enumerate(words):
+        if word in _ADVERBS or (word.endswith("ly") and len(word) > 4) or word.endswith(("n't", "n’t")):
+            continue
+        if word in _AUX_WORDS and aux is None:
+            aux = word
+            continue
+        if aux in _BE_WORDS:
+            if word in _STANCE_ADJECTIVES:
+                return GOVERNMENT
+            if word.endswith("ing") and _verb_lemma(word):
+                return GOVERNMENT
+            return None  # "Iraq was invaded", "Turkey is a key player": not an act
+        lemma = _verb_lemma(word)
+        if lemma is None:
+            return None
+        if aux is None and word not in _IRREGULAR_FORMS and (word.endswith("s") or word == lemma):
+            # "condemns the", "sign a": a verb; "Iran talks resume", "Ukraine aid |", "U.S. blockade
+            # could": a noun the name modifies
+            if not _AFTER_S_VERB_RE.match(body, m.start() + _word_end(m.group(0), i)):
+                return None
+        if aux is None and word.endswith("ing"):
+            return None  # "Russia continuing its ...": no finite verb
+        return GOVERNMENT
+    return None
+
+
+def _word_end(text: str, index: int) -> int:
+    """Offset in ``text`` just after its ``index``-th whitespace-separated word."""
+    pos = 0
+    for k, w in enumerate(text.split()):
+        pos = text.index(w, pos) + len(w)
+        if k == index:
+            return pos
+    return len(text)
+
+
+# "Abu <Name>", "Umm <Name>": an Arabic kunya, a person's name (never a nationality or a group word).
+_KUNYA_RE = re.compile(r"(?:Abu|Abou|Umm) [A-Z]")
+# A span the model labels NORP is a city when it exactly names one this large (see _place_for_span).
+NORP_CITY_MIN_POPULATION = 100_000
 # Cities this large are read in running text even where the model found nothing ("fighting in
 # Aleppo"): a capitalised word run that is exactly such a city's name. Large cities only: smaller
 # ones share names with people and words, which the model's labels and a locative must confirm.
@@ -196,7 +357,9 @@ def extract_entities(
     mentions: article_id, entity_id, surface, start_char, end_char (Python str offsets into
       body: ``body[start_char:end_char] == surface``), role (str|null), sentence_index (i32,
       0-based within body), method ('gazetteer' | 'ner' | 'coref'), mention_kind ('name' |
-      'demonym' | 'metonym' | 'surname' | 'nominal' | 'modifier': "Vienna-based").
+      'demonym' | 'metonym' | 'surname' | 'nominal' | 'modifier': "Vienna-based"), gpe_role (mentions
+      of a country: 'government' where the state acts, 'people' for "Syrians"; else null, see
+      ``gpe_role_of``).
     entities: one row per distinct entity referenced: entity_id, canonical_name, entity_type
       (PERSON, ORG, GPE, LOC, FAC, EVENT, NORP, LAW), wikidata_id (str|null), country_code
       (ISO alpha-3|null).
@@ -395,6 +558,7 @@ def link_article(
     forced = layout_spans(body, gaz)
     ner = harmonise_spans(body, ner, forced, gaz)
     ner = _split_trailing_person(body, ner)
+    ner = _split_listed_names(body, ner)
 
     # 1. strong curated entities present in this article (for weak aliases)
     strong_ids = {
@@ -411,6 +575,8 @@ def link_article(
         choice = _resolve_match(body, m, strong_ids, gaz)
         if choice is not None:
             kept.append((m, *choice))
+
+    kept = _merge_country_prefix(body, kept, gaz)
 
     # 3. overlaps between NER spans and gazetteer matches
     final: list[_Mention] = []
@@ -461,9 +627,16 @@ def link_article(
     final.sort(key=lambda mm: (mm.start, mm.end))
 
     rows = []
+    roles = _coordinated_roles(body, final)
     for mm in final:
         if mm.kind in (NAME, METONYM) and _MODIFIER_SUFFIX_RE.match(body, mm.end):
             mm.kind = MODIFIER
+        gpe_role = None
+        if mm.entity_id.startswith("fp:country/"):
+            if mm.kind in (NAME, METONYM):
+                gpe_role = roles.get(id(mm))
+            elif mm.kind == DEMONYM and _plural_demonym(body[mm.start : mm.end], mm.entity_id, gaz):
+                gpe_role = PEOPLE  # "Syrians", "Iraqis": the people of the country
         rows.append(
             {
                 "entity_id": mm.entity_id,
@@ -474,9 +647,64 @@ def link_article(
                 "sentence_index": bisect.bisect_right(sent_starts, mm.start) - 1,
                 "method": mm.method,
                 "mention_kind": mm.kind,
+                "gpe_role": gpe_role,
             }
         )
     return rows
+
+
+def _coordinated_roles(body: str, mentions: list[_Mention]) -> dict[int, str]:
+    """``gpe_role_of`` for each country name, a coordination read as one subject: in "Japan, India
+    and Australia signed" all three act; in "envoys in Syria and Iraq said" none does."""
+    countries = [mm for mm in mentions if mm.entity_id.startswith("fp:country/") and mm.kind in (NAME, METONYM)]
+    roles: dict[int, str] = {}
+    k = 0
+    while k < len(countries):
+        j = k  # countries[k..j] are one coordination
+        while j + 1 < len(countries) and _COORDINATION_RE.fullmatch(body, countries[j].end, countries[j + 1].start):
+            j += 1
+        role = gpe_role_of(body, countries[j].start, countries[j].end, subject_start=countries[k].start)
+        for mm in countries[k : j + 1]:
+            own = role or gpe_role_of(body, mm.start, mm.end, subject_start=mm.start, verb=False)
+            if own is not None:
+                roles[id(mm)] = own
+        k = j + 1
+    return roles
+
+
+_COORDINATION_RE = re.compile(r"(?:,| and| or|, and|, or)\s+(?:the\s+)?")
+
+
+def _plural_demonym(surface: str, entity_id: str, gaz: Gazetteer) -> bool:
+    """"Syrians", "Britons": a demonym that is the plural of another demonym of the same country
+    (a noun for its people; "Swiss" and "Syrian" are not)."""
+    return surface.endswith("s") and any(
+        en.entity_id == entity_id and en.alias_kind == DEMONYM for en in gaz.lookup(surface[:-1])
+    )
+
+
+def _merge_country_prefix(body: str, kept, gaz: Gazetteer):
+    """"United States Treasury Department", "Japanese Defence Ministry": a country's name or demonym
+    written right before one of its own ministries or organisations is part of that name, so the
+    two matches are one mention of the ministry (not the country and the ministry)."""
+    out = []
+    for item in kept:
+        m, eid, method = item
+        if out:
+            pm, peid, _ = out[-1]
+            ent = gaz.entity(eid)
+            if (
+                peid.startswith("fp:country/")
+                and pm.alias_kind in (NAME, DEMONYM)
+                and body[pm.end : m.start] == " "
+                and ent is not None
+                and ent.kind in ("ministry", "org")
+                and ent.country_code == peid.rsplit("/", 1)[-1]
+            ):
+                out[-1] = (GazMatch(pm.start, m.end, body[pm.start : m.end], m.entries), eid, method)
+                continue
+        out.append(item)
+    return out
 
 
 def _entity_type(entity_id: str, gaz: Gazetteer, registry: _EntityRegistry) -> str | None:
@@ -518,6 +746,8 @@ def _clean_ner_span(body: str, s: int, e: int, label: str, gaz: Gazetteer):
         e -= 1
     while s < e and body[s] in " ,.;:-–—\"'“‘(":
         s += 1
+    if label == "NORP" and _KUNYA_RE.match(body, s, e):
+        label = "PERSON"  # "Abu Ghadiya" read as a group: an Arabic kunya ("father of") names a person
     if label == "PERSON":
         s = _strip_person_prefix(body, s, e, gaz)
     text = body[s:e]
@@ -681,6 +911,27 @@ def _link_ner_spans(body, spans, gaz, registry, existing, forced=None) -> list[_
     return out
 
 
+_LISTED_NAME_RE = re.compile(r"[A-Z][\w'’.-]*(?: (?:of|for|the|and|[A-Z][\w'’.-]*))* [A-Z][\w'’.-]*")
+
+
+def _split_listed_names(body: str, spans: list[tuple[int, int, str]]) -> list[tuple[int, int, str]]:
+    """'Iraqi Armed Forces, Popular Mobilization Forces' read as one ORG is a list: an organisation
+    span whose comma-separated parts are each a capitalised name of two words or more is split."""
+    out = []
+    for s, e, label in spans:
+        text = body[s:e]
+        if label == "ORG" and ", " in text:
+            parts = text.split(", ")
+            if all(_LISTED_NAME_RE.fullmatch(p) for p in parts):
+                pos = s
+                for part in parts:
+                    out.append((pos, pos + len(part), label))
+                    pos += len(part) + 2
+                continue
+        out.append((s, e, label))
+    return out
+
+
 def _split_trailing_person(body: str, spans: list[tuple[int, int, str]]) -> list[tuple[int, int, str]]:
     """'Minister for the Middle East Tobias Ellwood' read as one ORG ends with a person the model
     names elsewhere in the article: the span is that person."""
@@ -732,6 +983,12 @@ def _place_for_span(body: str, s: int, e: int, label: str, gaz: Gazetteer, peopl
     places = gaz.lookup_place(text)
     if not places:
         return None
+    if label == "NORP":
+        # "Aleppo" read as a group: a span the model calls a nationality or group that names a city of
+        # NORP_CITY_MIN_POPULATION+ people is the city (smaller towns share names with adjectives:
+        # "Liberal", "Green", "Roman").
+        city = next((p for p in places if p.kind == "city"), None)
+        return city if city is not None and city.population >= NORP_CITY_MIN_POPULATION else None
     if label not in PLACE_LABELS:
         if label not in ("PERSON", "ORG") or " " in text or not _PLACE_CUE_RE.search(body[max(0, s - 20) : s]):
             return None

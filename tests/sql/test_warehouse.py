@@ -46,7 +46,7 @@ def test_contract_has_the_required_tables_and_columns():
         "articles": {"article_id", "source", "publisher", "wire", "title", "published_date", "partition_date", "body",
                      "language", "word_count", "content_hash", "duplicate_of", "story_id", "ingested_at"},
         "entities": {"entity_id", "canonical_name", "entity_type", "wikidata_id", "country_code"},
-        "mentions": {"article_id", "entity_id", "surface", "start_char", "end_char", "role"},
+        "mentions": {"article_id", "entity_id", "surface", "start_char", "end_char", "role", "gpe_role"},
         "article_topics": {"article_id", "topic", "score", "evidence"},
         "stories": {"story_id", "title", "first_published", "article_count", "publisher_count"},
         "runs": {"run_id", "flow", "parameters", "started_at", "finished_at", "status"},
