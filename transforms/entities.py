@@ -89,6 +89,8 @@ _NOMINAL_RE = re.compile(
     r"\bthe\s+(secretary|foreign minister|foreign secretary|prime minister|premier|president|"
     r"chancellor|defen[cs]e minister|defen[cs]e secretary)\b(?!\s+(?:of|for|general)\b)"
 )
+# "the president" / "the secretary" never refers back to a vice president or a deputy secretary
+_DEPUTY_ROLE_RE = re.compile(r"(?i)(?:vice|deputy|under|assistant)\b")
 _TRAILING_NUMBER_RE = re.compile(r" [+(]?\d[\d.,:/-]*(?:st|nd|rd|th|s)?\)?$")
 # "New York-based", "U.S.-led": a place or group named as the first half of a compound
 # adjective is a modifier (CoNLL's MISC), not a mention of the place as such.
@@ -936,6 +938,7 @@ def _nominal_mentions(body, mentions, gaz, registry) -> list[_Mention]:
             for mm in with_roles
             if mm.end <= m.start()
             and head in mm.role.lower().replace("defense", "defen").replace("defence", "defen")
+            and not _DEPUTY_ROLE_RE.match(mm.role)
         ]
         if candidates:
             target = candidates[-1]
