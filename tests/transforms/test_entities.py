@@ -99,6 +99,15 @@ def test_curated_people_from_the_news_resolve_by_name_and_family_name(gaz):
     assert gaz.entity("fp:person/chuck-schumer").wikidata_id == "Q380900"
 
 
+def test_a_curated_family_name_inside_another_persons_name_is_not_that_person(gaz):
+    # "Assad" alone is Bashar al-Assad; inside the name of his brother it is not
+    body = "The academy was founded by Bassel al-Assad and later headed by Bashar al-Assad. Assad spoke."
+    rows = link_article(body, _spans(body, ("Bassel al-Assad", "PERSON")), gaz)
+    found = [(r["surface"], r["entity_id"]) for r in rows]
+    assert found[1:] == [("Bashar al-Assad", "fp:person/bashar-al-assad"), ("Assad", "fp:person/bashar-al-assad")]
+    assert found[0][0] == "Bassel al-Assad" and found[0][1].startswith("ner:person:")
+
+
 def test_metonym_means_government_except_as_a_place(gaz):
     body = "Washington announced a boycott. The delegation arrived in Tokyo on Monday."
     rows = link_article(body, [], gaz)
