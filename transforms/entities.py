@@ -89,14 +89,16 @@ _NOMINAL_RE = re.compile(
     r"\bthe\s+(secretary|foreign minister|foreign secretary|prime minister|premier|president|"
     r"chancellor|defen[cs]e minister|defen[cs]e secretary)\b(?!\s+(?:of|for|general)\b)"
 )
-# "Jay " / "Bassel al-" / "Haider Al " before a curated family name inside one NER PERSON span:
+# "Jay " / "Bassel al-" / "Elizabeth Gurley " before a curated family name inside one NER PERSON span:
 # a given name, so the span is another person (_another_given_name). Capitalised words that are
 # not given names were read off the AllSides sample's spans ("Team Obama", "Will Trump").
-_GIVEN_NAME_RE = re.compile(r"[A-Z][a-z]+(?: (?:al|el|Al|El|bin|ibn|abu|Abu) | (?:al|el|Al|El)-| )")
+_GIVEN_NAME_RE = re.compile(
+    r"(?:[A-Z][a-z]+|[A-Z]\.?)(?: (?:[A-Z][a-z]+|[A-Z]\.?)){0,2}(?: (?:al|el|Al|El|bin|ibn)[ -]| )"
+)
 _NOT_GIVEN_NAMES = frozenset(
     "Team Said Says Will Removing Getty Ayatollah Speaker Leader Chairman Watch Meet Thank Thanks "
     "When While Then After Before If But And So Why How What Where Like Under With Against About "
-    "Today Now Dear Ask Tell Exclusive Breaking Photos Video".split()
+    "Today Now Dear Ask Tell Exclusive Breaking Photos Video Exit Polls Show Twitter Facebook".split()
 )
 # "the president" / "the secretary" never refers back to a vice president or a deputy secretary
 _DEPUTY_ROLE_RE = re.compile(r"(?i)(?:vice|deputy|under|assistant)\b")
@@ -635,10 +637,13 @@ def _another_given_name(body, s, e, persons, gaz) -> bool:
     if len(persons) > 1 or m.alias_kind != SURNAME or m.end != e:
         return False
     before = body[s : m.start]
-    if not _GIVEN_NAME_RE.fullmatch(before) or before.split()[0] in _NOT_GIVEN_NAMES:
+    if not _GIVEN_NAME_RE.fullmatch(before) or any(w in _NOT_GIVEN_NAMES for w in before.split()):
         return False
     canonical = _norm_name(gaz.entity(eid).canonical_name).split()
-    return not same_person_name(_norm_name(body[s:e]).split(), canonical)
+    name = _norm_name(body[s:e]).split()
+    # "Abu Omar al-Baghdadi" is not "Abu Bakr al-Baghdadi": the middle words must be the person's too
+    middle, own_middle = _core_tokens(name)[1:-1], _core_tokens(canonical)[1:-1]
+    return not (same_person_name(name, canonical) and set(middle) <= set(own_middle))
 
 
 def _link_ner_spans(body, spans, gaz, registry, existing, forced=None) -> list[_Mention]:

@@ -106,6 +106,11 @@ def test_a_curated_family_name_inside_another_persons_name_is_not_that_person(ga
     found = [(r["surface"], r["entity_id"]) for r in rows]
     assert found[1:] == [("Bashar al-Assad", "fp:person/bashar-al-assad"), ("Assad", "fp:person/bashar-al-assad")]
     assert found[0][0] == "Bassel al-Assad" and found[0][1].startswith("ner:person:")
+    body = "Press secretary Jay Carney and Elizabeth Gurley Flynn; Donald J Trump and Mark Carney."
+    spans = _spans(body, ("Jay Carney", "PERSON"), ("Elizabeth Gurley Flynn", "PERSON"), ("Donald J Trump", "PERSON"))
+    found = {r["surface"]: r["entity_id"] for r in link_article(body, spans, gaz)}
+    assert found["Jay Carney"].startswith("ner:") and found["Elizabeth Gurley Flynn"].startswith("ner:")
+    assert found["Trump"] == "fp:person/donald-trump" and found["Mark Carney"] == "fp:person/mark-carney"
 
 
 def test_metonym_means_government_except_as_a_place(gaz):
