@@ -92,6 +92,19 @@ _NOMINAL_RE = re.compile(
     r"\bthe\s+(secretary|foreign minister|foreign secretary|prime minister|premier|president|"
     r"chancellor|defen[cs]e minister|defen[cs]e secretary)\b(?!\s+(?:of|for|general)\b)"
 )
+# "Jay " / "Bassel al-" / "Elizabeth Gurley " before a curated family name inside one NER PERSON span:
+# a given name, so the span is another person (_another_given_name). Capitalised words that are
+# not given names were read off the AllSides sample's spans ("Team Obama", "Will Trump").
+_GIVEN_NAME_RE = re.compile(
+    r"(?:[A-Z][a-z]+|[A-Z]\.?)(?: (?:[A-Z][a-z]+|[A-Z]\.?)){0,2}(?: (?:al|el|Al|El|bin|ibn)[ -]| )"
+)
+_NOT_GIVEN_NAMES = frozenset(
+    "Team Said Says Will Removing Getty Ayatollah Speaker Leader Chairman Watch Meet Thank Thanks "
+    "When While Then After Before If But And So Why How What Where Like Under With Against About "
+    "Today Now Dear Ask Tell Exclusive Breaking Photos Video Exit Polls Show Twitter Facebook".split()
+)
+# "the president" / "the secretary" never refers back to a vice president or a deputy secretary
+_DEPUTY_ROLE_RE = re.compile(r"(?i)(?:vice|deputy|under|assistant)\b")
 _TRAILING_NUMBER_RE = re.compile(r" [+(]?\d[\d.,:/-]*(?:st|nd|rd|th|s)?\)?$")
 # "New York-based", "U.S.-led": a place or group named as the first half of a compound
 # adjective is a modifier (CoNLL's MISC), not a mention of the place as such.
@@ -829,7 +842,8 @@ def _ner_wins(body, s, e, label, inside, gaz) -> bool:
     if is_shouting(body[line_start : line_end if line_end >= 0 else len(body)]):
         return False  # 'PAKISTAN WIN TOSS': the model's reading of capitals is weak
     if label == "PERSON":
-        return all(gaz.entity(eid).kind != "person" for _, eid, _ in inside)
+        persons = [(m, eid) for m, eid, _ in inside if gaz.entity(eid).kind == "person"]
+        return not persons or _another_given_name(body, s, e, persons, gaz)
     if label in ("GPE", "NORP"):
         return False
     if label in CONTAINER_LABELS:
@@ -846,6 +860,23 @@ def _ner_wins(body, s, e, label, inside, gaz) -> bool:
             return not glued
         return True
     return False
+
+
+def _another_given_name(body, s, e, persons, gaz) -> bool:
+    """A curated family name after a given name the model reads as one person with it ("Jay
+    Carney", "Melania Trump", "Bassel al-Assad") is someone else, unless the whole is a form of the
+    curated person's own name ("Donald J Trump")."""
+    m, eid = persons[0]
+    if len(persons) > 1 or m.alias_kind != SURNAME or m.end != e:
+        return False
+    before = body[s : m.start]
+    if not _GIVEN_NAME_RE.fullmatch(before) or any(w in _NOT_GIVEN_NAMES for w in before.split()):
+        return False
+    canonical = _norm_name(gaz.entity(eid).canonical_name).split()
+    name = _norm_name(body[s:e]).split()
+    # "Abu Omar al-Baghdadi" is not "Abu Bakr al-Baghdadi": the middle words must be the person's too
+    middle, own_middle = _core_tokens(name)[1:-1], _core_tokens(canonical)[1:-1]
+    return not (same_person_name(name, canonical) and set(middle) <= set(own_middle))
 
 
 def _link_ner_spans(body, spans, gaz, registry, existing, forced=None) -> list[_Mention]:
@@ -1200,6 +1231,7 @@ def _nominal_mentions(body, mentions, gaz, registry) -> list[_Mention]:
             for mm in with_roles
             if mm.end <= m.start()
             and head in mm.role.lower().replace("defense", "defen").replace("defence", "defen")
+            and not _DEPUTY_ROLE_RE.match(mm.role)
         ]
         if candidates:
             target = candidates[-1]

@@ -82,6 +82,37 @@ def test_nominal_coreference(gaz):
     ]
 
 
+def test_the_president_is_not_the_vice_president(gaz):
+    # "the president" after "Vice President Mike Pence" means the president, not Pence
+    body = "Vice President Mike Pence met Chuck Schumer. The plan needs the president to sign it."
+    rows = link_article(body, [], gaz)
+    assert ("Mike Pence", "fp:person/mike-pence") in [(r["surface"], r["entity_id"]) for r in rows]
+    assert [r["surface"] for r in rows if r["mention_kind"] == "nominal"] == []
+
+
+def test_curated_people_from_the_news_resolve_by_name_and_family_name(gaz):
+    body = "Robert S. Mueller III filed his report. Later Mueller testified; Assad and Bashar al-Assad too."
+    rows = link_article(body, [], gaz)
+    assert [(r["surface"], r["entity_id"]) for r in rows] == [
+        ("Robert S. Mueller III", "fp:person/robert-mueller"), ("Mueller", "fp:person/robert-mueller"),
+        ("Assad", "fp:person/bashar-al-assad"), ("Bashar al-Assad", "fp:person/bashar-al-assad")]
+    assert gaz.entity("fp:person/chuck-schumer").wikidata_id == "Q380900"
+
+
+def test_a_curated_family_name_inside_another_persons_name_is_not_that_person(gaz):
+    # "Assad" alone is Bashar al-Assad; inside the name of his brother it is not
+    body = "The academy was founded by Bassel al-Assad and later headed by Bashar al-Assad. Assad spoke."
+    rows = link_article(body, _spans(body, ("Bassel al-Assad", "PERSON")), gaz)
+    found = [(r["surface"], r["entity_id"]) for r in rows]
+    assert found[1:] == [("Bashar al-Assad", "fp:person/bashar-al-assad"), ("Assad", "fp:person/bashar-al-assad")]
+    assert found[0][0] == "Bassel al-Assad" and found[0][1].startswith("ner:person:")
+    body = "Press secretary Jay Carney and Elizabeth Gurley Flynn; Donald J Trump and Mark Carney."
+    spans = _spans(body, ("Jay Carney", "PERSON"), ("Elizabeth Gurley Flynn", "PERSON"), ("Donald J Trump", "PERSON"))
+    found = {r["surface"]: r["entity_id"] for r in link_article(body, spans, gaz)}
+    assert found["Jay Carney"].startswith("ner:") and found["Elizabeth Gurley Flynn"].startswith("ner:")
+    assert found["Trump"] == "fp:person/donald-trump" and found["Mark Carney"] == "fp:person/mark-carney"
+
+
 def test_metonym_means_government_except_as_a_place(gaz):
     body = "Washington announced a boycott. The delegation arrived in Tokyo on Monday."
     rows = link_article(body, [], gaz)
