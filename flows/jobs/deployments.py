@@ -14,6 +14,8 @@ PREFECT_FLOWS_HEARTBEAT_FREQUENCY, set in the flow run's environment) and an aut
 (`ensure_zombie_automation`, Prefect's documented "zombie flows" recipe) marks a run Crashed when
 neither a heartbeat nor an end arrived for FPWATCH_ZOMBIE_AFTER_SECONDS: a killed worker, `serve`
 or machine leaves no run Running, and the Crashed state releases the run's concurrency slot.
+`fpwatch serve` stopped with SIGTERM or Ctrl-C does not wait for the automation: it ends its runs
+in flight and marks them Crashed at once (flows/jobs/shutdown.py).
 The Custom run form shows the parameters an analyst needs: the `warehouse` parameter (for tests
 and the CLI) is left out of every deployment's schema, so runs use the machine's FPWATCH_WAREHOUSE.
 

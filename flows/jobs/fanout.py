@@ -217,7 +217,8 @@ def render_fanout_report(days: list[dt.date], chunks: list[Chunk], mode: str, so
     ]
     rows = [[c.label, len(c.days), c.articles_in, c.articles_written, c.rejects, round(c.seconds, 1),
              c.state.lower(), c.attempts, c.flow_run_id,
-             ("adopted from an earlier backfill; " if c.adopted else "") + c.message] for c in chunks]
+             "; ".join(m for m in ("adopted from an earlier backfill" if c.adopted else "", c.message) if m)]
+            for c in chunks]
     lines += _table(["days", "n days", "articles in", "articles written", "rejects", "seconds", "state",
                      "attempts", "flow run", "message"], rows)
     return "\n".join(lines) + "\n"
