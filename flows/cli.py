@@ -354,7 +354,9 @@ def _print_run_summary(summary: dict) -> None:
 
 @app.command()
 def serve(warehouse: WarehouseOpt = None) -> None:
-    """Serve the ingest, backfill and reprocess deployments against PREFECT_API_URL (until Ctrl-C).
+    """Serve the ingest, backfill, reprocess and compact deployments against PREFECT_API_URL (until Ctrl-C).
+
+    Stopped with Ctrl-C or SIGTERM, it ends the flow runs it has in flight and marks them Crashed at once.
 
     Example: PREFECT_API_URL=http://127.0.0.1:4200/api fpwatch serve --warehouse /srv/fpwatch
     """

@@ -342,17 +342,7 @@ def backfill_flow(
             refetch downloads the day's pages again, plus the pages rejected that day.
         warehouse: Warehouse directory; empty: the FPWATCH_WAREHOUSE setting.
     """
-    settings = get_settings()
-    try:
-        days, selector, store = _validated(start, end, sources, mode, warehouse, settings)
-    except BackfillError as exc:
-        return refuse(exc)
-    pool = _work_pool_of_this_run()
-    if pool and len(days) > settings.backfill_chunk_days:
-        from flows.jobs.fanout import fan_out
-
-        return fan_out(days, list(selector.names), mode, settings, warehouse)
-    return run_days_here(days, mode, selector, store, settings)
+    return rebuild_days(start, end, sources, mode, warehouse, may_fan_out=True)
 
 
 @flow(name="backfill-chunk", log_prints=True)
@@ -372,11 +362,22 @@ def backfill_chunk_flow(
         mode: reprocess or refetch (as the backfill's).
         warehouse: Warehouse directory; empty: the FPWATCH_WAREHOUSE setting.
     """
+    return rebuild_days(start, end, sources, mode, warehouse, may_fan_out=False)
+
+
+def rebuild_days(start: Any, end: Any, sources: list[str] | None, mode: Any, warehouse: str | None, *,
+                 may_fan_out: bool) -> dict[str, Any] | State:
+    """The body of both backfill flows: bad parameters refused at once, then the days fanned out over the
+    work pool (may_fan_out, on a pool, more than one chunk of days) or rebuilt in this process."""
     settings = get_settings()
     try:
         days, selector, store = _validated(start, end, sources, mode, warehouse, settings)
     except BackfillError as exc:
         return refuse(exc)
+    if may_fan_out and len(days) > settings.backfill_chunk_days and _work_pool_of_this_run():
+        from flows.jobs.fanout import fan_out
+
+        return fan_out(days, list(selector.names), mode, settings, warehouse)
     return run_days_here(days, mode, selector, store, settings)
 
 

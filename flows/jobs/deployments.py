@@ -14,6 +14,8 @@ PREFECT_FLOWS_HEARTBEAT_FREQUENCY, set in the flow run's environment) and an aut
 (`ensure_zombie_automation`, Prefect's documented "zombie flows" recipe) marks a run Crashed when
 neither a heartbeat nor an end arrived for FPWATCH_ZOMBIE_AFTER_SECONDS: a killed worker, `serve`
 or machine leaves no run Running, and the Crashed state releases the run's concurrency slot.
+`fpwatch serve` stopped with SIGTERM or Ctrl-C does not wait for the automation: it ends its runs
+in flight and marks them Crashed at once (flows/jobs/shutdown.py).
 The Custom run form shows the parameters an analyst needs: the `warehouse` parameter (for tests
 and the CLI) is left out of every deployment's schema, so runs use the machine's FPWATCH_WAREHOUSE.
 
@@ -251,8 +253,16 @@ def pin_paths_in_env(settings: Settings) -> dict[str, str]:
 
 
 def serve_all(settings: Settings | None = None, *, limit: int = SERVE_LIMIT) -> None:
-    """Serve every deployment until interrupted (the flow runs execute in this machine's processes)."""
-    from prefect import serve
+    """Serve every deployment until SIGTERM or Ctrl-C (the flow runs execute in this machine's processes).
+
+    Stopped, it ends the flow runs it has in flight and marks them Crashed at once (flows/jobs/shutdown.py),
+    so their concurrency slots are free for the next run.
+    """
+    import asyncio
+
+    from prefect.exceptions import TerminationSignal
+
+    from flows.jobs.shutdown import CrashingRunner
 
     settings = settings or get_settings()
     pin_paths_in_env(settings)
@@ -264,4 +274,13 @@ def serve_all(settings: Settings | None = None, *, limit: int = SERVE_LIMIT) -> 
     os.environ.update(heartbeat_env(settings))  # the automation's window assumes this frequency
     with contextlib.suppress(Exception):  # an old server without automations still serves
         ensure_zombie_automation(settings)
-    serve(*build_deployments(settings), pause_on_shutdown=False, limit=limit)
+    # prefect.serve() with our Runner: its own stop leaves the runs in flight Running (shutdown.py).
+    runner = CrashingRunner(pause_on_shutdown=False, limit=limit)
+    deployments = build_deployments(settings)
+    for deployment in deployments:
+        runner.add_deployment(deployment)
+    print(f"fpwatch serve: serving {', '.join(d.full_name for d in deployments)} "
+          f"against {os.environ.get('PREFECT_API_URL') or 'a temporary local server'} (stop: Ctrl-C or SIGTERM)",
+          flush=True)
+    with contextlib.suppress(KeyboardInterrupt, TerminationSignal):
+        asyncio.run(runner.start())

@@ -8,7 +8,16 @@ them up wherever they run. The parent polls their states, starts a chunk that fa
 once more, and publishes one report artifact: days, articles, rejects, seconds and state per chunk.
 
 Each chunk is an ordinary in-process backfill of its days (its own `runs` row, checks and report),
-so re-running a backfill, or a chunk, gives the same rows. Chunks run side by side: duplicates and
+so re-running a backfill, or a chunk, gives the same rows.
+
+A parent whose process died (worker or machine lost: the zombie automation marks it Crashed) leaves
+its chunk runs going: they are runs of their own, on other workers, and each still writes its days
+whole. The next run of the backfill adopts them: a chunk run of the same days, sources, mode and
+warehouse that is still scheduled or running becomes that chunk's first attempt instead of a second
+writer of the same days (and a second holder of a concurrency slot); any other unfinished chunk run
+over some of these days is waited for before this backfill starts. Cancelling a parent in the UI
+cancels its chunk runs (Prefect's own rule for subflow runs); a Crashed parent is not cancelled,
+as its chunks' work is still good. Chunks run side by side: duplicates and
 stories across a chunk boundary are found against what the warehouse holds when the later chunk
 links (the earlier days' rows, rebuilt or not yet). With unchanged inputs and pipeline that is the
 same as a one-process backfill; after a change that moves duplicates or stories across a boundary,
@@ -34,6 +43,8 @@ POLL_SECONDS = 2.0
 ATTEMPTS = 2
 FINAL = {"COMPLETED", "FAILED", "CRASHED", "CANCELLED"}
 RETRIED = {"FAILED", "CRASHED"}
+#: A chunk run in one of these states will still write its days: a re-run adopts it or waits for it.
+UNFINISHED = ("SCHEDULED", "PENDING", "RUNNING", "PAUSED")
 
 
 @dataclass
@@ -50,6 +61,7 @@ class Chunk:
     articles_written: int | None = None
     rejects: int | None = None
     earlier_runs: list[str] = field(default_factory=list)
+    adopted: bool = False
 
     @property
     def label(self) -> str:
@@ -75,6 +87,74 @@ def _start(chunk: Chunk, sources: list[str], mode: str, warehouse: str | None, p
         idempotency_key=f"{parent}:{chunk.label}:{chunk.attempts}" if parent else None,
     )
     chunk.flow_run_id, chunk.state = str(run.id), "SCHEDULED"
+
+
+def _chunk_key(start: Any, end: Any, sources: list[str] | None, mode: Any, warehouse: str | None) -> tuple:
+    return (str(start), str(end), tuple(sorted(sources or [])), str(mode), warehouse or None)
+
+
+def unfinished_chunk_runs(client: Any) -> list[Any]:
+    """Runs of the backfill-chunk flow that are scheduled, pending, running or paused (any backfill's)."""
+    from prefect.client.schemas.filters import (FlowFilter, FlowFilterName, FlowRunFilter, FlowRunFilterState,
+                                                FlowRunFilterStateType)
+    from prefect.client.schemas.objects import StateType
+
+    return client.read_flow_runs(
+        flow_filter=FlowFilter(name=FlowFilterName(any_=["backfill-chunk"])),
+        flow_run_filter=FlowRunFilter(state=FlowRunFilterState(
+            type=FlowRunFilterStateType(any_=[StateType(s) for s in UNFINISHED]))),
+    )
+
+
+def adopt_earlier_runs(chunks: list[Chunk], runs: list[Any], sources: list[str], mode: str,
+                       warehouse: str | None) -> list[Any]:
+    """Make each unfinished run of exactly a chunk's days its first attempt; return the other runs over our days.
+
+    `runs`: unfinished backfill-chunk runs (an earlier backfill's, whose parent died or is running).
+    """
+    wanted = {_chunk_key(c.days[0], c.days[-1], sources, mode, warehouse): c for c in chunks}
+    first, last = chunks[0].days[0], chunks[-1].days[-1]
+    overlapping = []
+    for run in runs:
+        params = run.parameters or {}
+        chunk = wanted.get(_chunk_key(params.get("start"), params.get("end"), params.get("sources"),
+                                      params.get("mode", "reprocess"), params.get("warehouse")))
+        if chunk is not None and not chunk.adopted:
+            chunk.flow_run_id, chunk.attempts, chunk.adopted = str(run.id), 1, True
+            chunk.state = run.state.type.value if run.state else "SCHEDULED"
+            continue
+        try:
+            start, end = dt.date.fromisoformat(str(params["start"])), dt.date.fromisoformat(str(params["end"]))
+        except (KeyError, ValueError):
+            continue
+        if start <= last and end >= first:
+            overlapping.append(run)
+    return overlapping
+
+
+def _wait_for_runs(client: Any, runs: list[Any]) -> None:
+    """Poll until every one of `runs` has a final state."""
+    pending = {str(r.id) for r in runs}
+    while pending:
+        time.sleep(POLL_SECONDS)
+        pending = {i for i in pending if (s := client.read_flow_run(i).state) is None or s.type.value not in FINAL}
+
+
+def _take_over(chunks: list[Chunk], sources: list[str], mode: str, warehouse: str | None) -> None:
+    """Adopt an earlier backfill's unfinished runs of our chunks; wait for its other runs over our days."""
+    from prefect.client.orchestration import get_client
+
+    logger = get_run_logger()
+    with get_client(sync_client=True) as client:
+        overlapping = adopt_earlier_runs(chunks, unfinished_chunk_runs(client), sources, mode, warehouse)
+        for chunk in chunks:
+            if chunk.adopted:
+                logger.info("chunk %s: adopting run %s of an earlier backfill (%s)", chunk.label, chunk.flow_run_id,
+                            chunk.state.lower())
+        if overlapping:
+            logger.warning("waiting for %d unfinished chunk run(s) of an earlier backfill over some of these days: %s",
+                           len(overlapping), ", ".join(str(r.id) for r in overlapping))
+            _wait_for_runs(client, overlapping)
 
 
 def _wait(chunks: list[Chunk], sources: list[str], mode: str, warehouse: str | None, parent: str | None) -> None:
@@ -136,7 +216,9 @@ def render_fanout_report(days: list[dt.date], chunks: list[Chunk], mode: str, so
         "## Chunks", "",
     ]
     rows = [[c.label, len(c.days), c.articles_in, c.articles_written, c.rejects, round(c.seconds, 1),
-             c.state.lower(), c.attempts, c.flow_run_id, c.message] for c in chunks]
+             c.state.lower(), c.attempts, c.flow_run_id,
+             "; ".join(m for m in ("adopted from an earlier backfill" if c.adopted else "", c.message) if m)]
+            for c in chunks]
     lines += _table(["days", "n days", "articles in", "articles written", "rejects", "seconds", "state",
                      "attempts", "flow run", "message"], rows)
     return "\n".join(lines) + "\n"
@@ -156,8 +238,10 @@ def fan_out(days: list[dt.date], sources: list[str], mode: str, settings: Settin
     chunks = [Chunk(part) for part in chunk_days(days, settings.backfill_chunk_days)]
     logger.info("%d days in %d chunks of up to %d days (at most %d at once)", len(days), len(chunks),
                 settings.backfill_chunk_days, settings.backfill_concurrency)
+    _take_over(chunks, sources, mode, warehouse)
     for chunk in chunks:
-        _start(chunk, sources, mode, warehouse, parent)
+        if not chunk.adopted:
+            _start(chunk, sources, mode, warehouse, parent)
     _wait(chunks, sources, mode, warehouse, parent)
     _counts(chunks, warehouse, settings)
     wall = time.monotonic() - started
@@ -167,6 +251,7 @@ def fan_out(days: list[dt.date], sources: list[str], mode: str, settings: Settin
     summary = {
         "flow": "backfill", "run_id": parent, "status": "failed" if failed else "completed", "days": len(days),
         "chunks": [{"days": c.label, "state": c.state, "attempts": c.attempts, "flow_run_id": c.flow_run_id,
+                    "adopted": c.adopted,
                     "articles_in": c.articles_in, "articles_written": c.articles_written, "rejects": c.rejects,
                     "seconds": c.seconds} for c in chunks],
         "articles_in": sum(c.articles_in or 0 for c in chunks),

@@ -697,3 +697,35 @@ def test_a_fanned_out_backfill_is_cut_into_chunks_of_days_and_reported_per_chunk
     assert report.startswith("# fpwatch backfill run: failed")
     assert "| 2024-01-01..2024-01-04 | 4 | 10 | 9 | 1 | 12.50 | completed | 1 |" in report
     assert "| 2024-01-09..2024-01-10 | 2 | 10 | 9 | 1 | 12.50 | crashed | 2 |" in report
+
+
+def test_a_rerun_adopts_the_unfinished_chunk_runs_an_earlier_backfill_left(prefect_harness, tmp_path):
+    """A parent that died leaves its chunk runs going: the next backfill takes over a run of exactly one of
+    its chunks (no second writer of those days), waits for one over some of its days, ignores the rest."""
+    from prefect.client.orchestration import get_client
+    from prefect.states import Completed, Running, Scheduled
+
+    from flows.jobs.backfill import backfill_chunk_flow, chunk_days
+    from flows.jobs.fanout import Chunk, adopt_earlier_runs, unfinished_chunk_runs
+
+    warehouse = str(tmp_path / "wh")  # this test's own: no other test's chunk run matches it
+    chunks = [Chunk(p) for p in chunk_days(day_range(dt.date(2021, 12, 1), dt.date(2021, 12, 6)), 2)]
+    with get_client(sync_client=True) as client:
+        def chunk_run(start: str, end: str, state, mode: str = "reprocess"):
+            params = {"start": start, "end": end, "sources": [], "mode": mode, "warehouse": warehouse}
+            return str(client.create_flow_run(backfill_chunk_flow, parameters=params, state=state).id)
+
+        running = chunk_run("2021-12-03", "2021-12-04", Running())  # its parent died: adopted
+        chunk_run("2021-12-01", "2021-12-02", Completed())  # finished: the rerun starts that chunk anew
+        other_mode = chunk_run("2021-12-05", "2021-12-06", Scheduled(), mode="refetch")  # same days: waited for
+        elsewhere = chunk_run("2021-12-20", "2021-12-21", Scheduled())  # other days: no matter
+        runs = [r for r in unfinished_chunk_runs(client) if r.parameters.get("warehouse") == warehouse]
+    assert {str(r.id) for r in runs} == {running, other_mode, elsewhere}
+    overlapping = adopt_earlier_runs(chunks, runs, [], "reprocess", warehouse)
+    assert [c.adopted for c in chunks] == [False, True, False]
+    assert (chunks[1].flow_run_id, chunks[1].attempts, chunks[1].state) == (running, 1, "RUNNING")
+    assert [str(r.id) for r in overlapping] == [other_mode]
+    # A backfill of one publisher adopts none of them, and waits for both runs over its days.
+    narrower = [Chunk(c.days) for c in chunks]
+    overlapping = adopt_earlier_runs(narrower, runs, ["Nikkei Asia"], "reprocess", warehouse)
+    assert not any(c.adopted for c in narrower) and {str(r.id) for r in overlapping} == {running, other_mode}

@@ -19,7 +19,7 @@ from pathlib import Path
 
 import polars as pl
 import pytest
-from test_serve_e2e import (BIN, FINAL_STATES, REPO, _clean_env, _free_port, _stop, _wait_for,
+from test_serve_e2e import (BIN, COMPARED, FINAL_STATES, REPO, _clean_env, _free_port, _rows, _stop, _wait_for,
                             _wait_until_healthy)
 
 from flows.warehouse.store import Warehouse
@@ -31,8 +31,6 @@ DAYS = [dt.date(2021, 12, 1) + dt.timedelta(days=i) for i in range(10)]
 POOL = "fpwatch-test-pool"
 #: Short, so that the test sees a killed worker's run crash within two minutes (Prefect's minimum: 30 s).
 HEARTBEAT_S, ZOMBIE_S = 30, 60
-LINEAGE = ["run_id", "ingested_at", "first_seen_at", "rejected_at"]
-COMPARED = ("articles", "raw_inputs", "mentions", "article_topics", "article_signatures", "stories", "entities")
 
 
 def _seed_text(number: str) -> str:
@@ -47,11 +45,6 @@ def _corpus(folder: Path) -> Path:
         for n in (i % 5, (i + 2) % 5):
             (folder / f"{day}_{n:03d}.txt").write_text(f" date {day.isoformat()} " + _seed_text(f"{n:03d}"))
     return folder
-
-
-def _rows(store: Warehouse, table: str) -> pl.DataFrame:
-    frame = store.read(table).drop(LINEAGE, strict=False)
-    return frame.sort(frame.columns)
 
 
 def _popen(args: list[str], env: dict[str, str], log: Path) -> subprocess.Popen:

@@ -35,6 +35,9 @@ FINAL_STATES = {"COMPLETED", "FAILED", "CRASHED", "CANCELLED"}
 #: Every deployment `fpwatch serve` registers (flows/jobs/deployments.py).
 SERVED = {"fpwatch-ingest", "fpwatch-backfill", "fpwatch-reprocess", "fpwatch-compact"}
 DAY = datetime.date(2021, 12, 12)  # the seed partition a December backfill rebuilds
+#: Columns that differ between two runs that wrote the same rows, and the tables compared row for row.
+LINEAGE = ["run_id", "ingested_at", "first_seen_at", "rejected_at"]
+COMPARED = ("articles", "raw_inputs", "mentions", "article_topics", "article_signatures", "stories", "entities")
 
 
 def _free_port() -> int:
@@ -63,6 +66,12 @@ def _stop(proc: subprocess.Popen, sig: int = signal.SIGINT) -> str:
     return proc.stdout.read() if proc.stdout else ""
 
 
+def _rows(store: Warehouse, table: str) -> pl.DataFrame:
+    """A table's rows without lineage columns, sorted: equal for two runs that wrote the same data."""
+    frame = store.read(table).drop(LINEAGE, strict=False)
+    return frame.sort(frame.columns)
+
+
 def _wait_for(predicate, timeout: float, what: str, proc: subprocess.Popen | None = None):
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -89,9 +98,24 @@ def _wait_until_healthy(api: str, server: subprocess.Popen, what: str) -> httpx.
     return client
 
 
+def _start_serve(api: str, home: Path, warehouse: Path) -> subprocess.Popen:
+    return subprocess.Popen(
+        [str(BIN / "fpwatch"), "serve"],
+        env=_clean_env(
+            PREFECT_API_URL=api, PREFECT_HOME=str(home), FPWATCH_WAREHOUSE=str(warehouse),
+            FPWATCH_INGEST_CRON="", FPWATCH_REPROCESS_CRON="", FPWATCH_COMPACT_CRON="",
+        ),
+        cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, start_new_session=True,
+    )
+
+
 @pytest.fixture(scope="module")
 def served(seed_run, tmp_path_factory):
-    """A Prefect server on a free loopback port with a temp PREFECT_HOME, and `fpwatch serve` on a seed warehouse."""
+    """A Prefect server on a free loopback port with a temp PREFECT_HOME, and `fpwatch serve` on a seed warehouse.
+
+    `served["serve"]()` is the serve process now; `served["restart_serve"]()` starts another one (after a
+    test stopped it).
+    """
     root = tmp_path_factory.mktemp("e2e")
     warehouse = root / "wh"
     shutil.copytree(seed_run[1], warehouse)
@@ -103,28 +127,27 @@ def served(seed_run, tmp_path_factory):
         env=_clean_env(PREFECT_HOME=str(root / "prefect-home"), PREFECT_UI_ENABLED="false"),
         stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, start_new_session=True,
     )
-    serve = None
+    state: dict = {}
     try:
         client = _wait_until_healthy(api, server, "prefect server")
-        serve = subprocess.Popen(
-            [str(BIN / "fpwatch"), "serve"],
-            env=_clean_env(
-                PREFECT_API_URL=api, PREFECT_HOME=str(root / "serve-home"), FPWATCH_WAREHOUSE=str(warehouse),
-                FPWATCH_INGEST_CRON="", FPWATCH_REPROCESS_CRON="", FPWATCH_COMPACT_CRON="",
-            ),
-            cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, start_new_session=True,
-        )
+        state["serve"] = _start_serve(api, root / "serve-home", warehouse)
 
         def deployments() -> dict[str, str]:
             found = client.post("/deployments/filter", json={}).json()
             names = {d["name"]: d["id"] for d in found}
             return names if SERVED <= set(names) else {}
 
-        ids = _wait_for(deployments, 120, "fpwatch serve to register its deployments", serve)
-        yield {"api": api, "client": client, "warehouse": warehouse, "deployments": ids}
+        ids = _wait_for(deployments, 120, "fpwatch serve to register its deployments", state["serve"])
+
+        def restart() -> subprocess.Popen:
+            state["serve"] = _start_serve(api, root / "serve-home", warehouse)
+            return state["serve"]
+
+        yield {"api": api, "client": client, "warehouse": warehouse, "deployments": ids,
+               "serve": lambda: state["serve"], "restart_serve": restart}
     finally:
-        if serve is not None:
-            _stop(serve)
+        if state.get("serve") is not None:
+            _stop(state["serve"])
         _stop(server, signal.SIGTERM)
 
 
@@ -287,3 +310,52 @@ def test_a_flood_of_late_ingest_runs_becomes_one_catch_up_run(served):
 
     types = _wait_for(settled, RUN_TIMEOUT_S, "the late ingest runs to settle")
     assert sorted(types) == ["CANCELLED", "CANCELLED", "CANCELLED", "COMPLETED"], types
+
+
+def test_a_stopped_serve_crashes_its_run_at_once_and_the_next_backfill_gets_the_slot(served):
+    """SIGTERM to `fpwatch serve` mid-backfill: the run is Crashed within seconds (not Running until the
+    zombie automation, 75-90 s), the next backfill is not held behind its concurrency slot, and the
+    warehouse ends as before: nothing doubled, nothing torn."""
+    from flows.jobs.shutdown import STOP_GRACE_SECONDS
+
+    client, warehouse = served["client"], served["warehouse"]
+    before = {t: _rows(Warehouse(warehouse), t) for t in COMPARED}
+    deployment_id = served["deployments"]["fpwatch-backfill"]
+    parameters = {"start": "2021-12-01", "end": "2021-12-31", "mode": "reprocess"}
+    run_id = _create_run(client, deployment_id, {"parameters": parameters})
+    _wait_for(lambda: client.get(f"/flow_runs/{run_id}").json()["state"]["type"] == "RUNNING", RUN_TIMEOUT_S,
+              "the backfill to run")
+    time.sleep(1)  # inside the run (~20 s here: spaCy loads, the day is transformed and committed)
+    serve = served["serve"]()
+    os.kill(serve.pid, signal.SIGTERM)  # what systemd, docker stop or `kill` send
+    stopped = time.monotonic()
+    # The run's own process may report Failed or Crashed first ("Query interrupted", "aborted by a
+    # termination signal"); serve then sets Crashed with the reason.
+    seen = []
+
+    def crashed_by_serve():
+        state = client.get(f"/flow_runs/{run_id}").json()["state"]
+        seen.append((state["type"], state["message"]))
+        return state if state["type"] == "CRASHED" and "fpwatch serve" in (state["message"] or "") else None
+
+    try:
+        state = _wait_for(crashed_by_serve, STOP_GRACE_SECONDS + 15, "serve to mark its run Crashed")
+    except AssertionError as exc:
+        raise AssertionError(f"{exc}; states seen: {seen[-3:]}") from None
+    seconds = time.monotonic() - stopped
+    assert "was stopped (SIGTERM) while this run was in flight" in state["message"], state
+    print(f"stopped run Crashed {seconds:.1f} s after SIGTERM")
+    assert serve.wait(30) == 0
+
+    served["restart_serve"]()
+    rerun = _custom_run(served, parameters)
+    assert rerun["state"]["type"] == "COMPLETED", rerun["state"]
+    history = client.get("/flow_run_states/", params={"flow_run_id": rerun["id"]}).json()
+    assert "AwaitingConcurrencySlot" not in {s["name"] for s in history}, history  # the slot was free
+    store = Warehouse(warehouse)
+    for table, rows in before.items():
+        assert _rows(store, table).equals(rows), table
+    articles = store.read("articles")
+    assert articles["article_id"].n_unique() == articles.height == 5
+    runs = store.read("runs").filter(pl.col("run_id") == rerun["id"])
+    assert runs["status"].to_list() == ["completed"]
