@@ -340,10 +340,10 @@ def _story_histories(warehouse: Warehouse, windows: list[list[dt.date]], exclude
             yield story_history(mine, mentions.join(mine.select("article_id"), on="article_id", how="semi"))
 
 
-@task(name="resolve-people", cache_policy=NO_CACHE)
 def resolve_chunk_people(results: list[BatchResult], warehouse: Warehouse) -> list[BatchResult]:
     """One person across the chunk's batches and the warehouse (`transforms.people`): name variants of a
-    person found by NER only take one id, the stored one when the warehouse already has that person."""
+    person found by NER only take one id, the stored one when the warehouse already has that person.
+    Part of the chunk's linking (one small query), not a task of its own."""
     entities = pl.concat([r.entities for r in results if r.entities.height], how="diagonal_relaxed") if results else None
     families = family_names(entities) if entities is not None else []
     if not families:
