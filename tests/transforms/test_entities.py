@@ -198,3 +198,12 @@ def test_compass_word_left_by_an_ellipsis_is_not_an_entity_and_capitals_lose_can
     )
     bali = entities.filter(pl.col("canonical_name").str.to_lowercase() == "bali")
     assert bali["canonical_name"].to_list() in ([], ["Bali"])  # never the dateline's "BALI"
+
+
+def test_brexit_is_an_event_and_video_furniture_is_no_entity(gaz):
+    # the small model often reads "Brexit" as a PERSON and a player's "Replay More Videos" as a name
+    body = "Brexit divided the party, and the minister said Brexit would be delivered.\nReplay More Videos\nPhotos"
+    spans = _spans(body, ("Brexit", "PERSON"), ("Replay More Videos", "PERSON"), ("Photos", "ORG"))
+    rows = link_article(body, spans, gaz)
+    assert {(r["surface"], r["entity_id"]) for r in rows} == {("Brexit", "fp:event/brexit")}
+    assert len(rows) == 2
