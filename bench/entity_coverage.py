@@ -40,11 +40,27 @@ def load_articles(corpus: Path, n: int, seed: int) -> pl.DataFrame:
     )
 
 
-def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+def add_sample_args(ap: argparse.ArgumentParser) -> None:
+    """The AllSides sample's options, shared with bench/people_resolution.py."""
     ap.add_argument("--eval-dir")
     ap.add_argument("--articles", type=int, default=2000)
     ap.add_argument("--seed", type=int, default=12)
+
+
+def sample_articles(args: argparse.Namespace) -> pl.DataFrame | None:
+    """The deterministic AllSides sample the options name, or None (with a line) without the corpus."""
+    from _evaldata import eval_dir
+
+    corpus = eval_dir(args.eval_dir) / "corpus" / "allsides_foreign_policy.jsonl.gz"
+    if not corpus.exists():
+        print(f"AllSides corpus not found, skipped: {corpus}")
+        return None
+    return load_articles(corpus, args.articles, args.seed)
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    add_sample_args(ap)
     ap.add_argument("--top", type=int, default=40)
     ap.add_argument("--merges", type=int, default=30)
     ap.add_argument("--repo", help="import transforms from this checkout instead of this one")
@@ -58,11 +74,9 @@ def main(argv: list[str] | None = None) -> int:
     sys.path.insert(0, str(HERE))
     from _evaldata import eval_dir
 
-    corpus = eval_dir(args.eval_dir) / "corpus" / "allsides_foreign_policy.jsonl.gz"
-    if not corpus.exists():
-        print(f"AllSides corpus not found, skipped: {corpus}")
+    articles = sample_articles(args)
+    if articles is None:
         return 0
-    articles = load_articles(corpus, args.articles, args.seed)
     nlp, gaz = load_ner_pipeline(), load_gazetteer()
     t0 = time.perf_counter()
     mentions, entities = extract_entities(articles, nlp, gaz)

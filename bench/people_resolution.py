@@ -26,26 +26,22 @@ sys.path.insert(0, str(HERE))
 
 
 def main(argv: list[str] | None = None) -> int:
+    from entity_coverage import add_sample_args, sample_articles
+
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--eval-dir")
-    ap.add_argument("--articles", type=int, default=2000)
-    ap.add_argument("--seed", type=int, default=12)
+    add_sample_args(ap)
     ap.add_argument("--chunk", type=int, default=1000)
     ap.add_argument("--batch", type=int, default=500)
     ap.add_argument("--check", type=int, default=30)
     args = ap.parse_args(argv)
 
-    from _evaldata import eval_dir
-    from entity_coverage import load_articles
     from transforms.entities import extract_entities, load_ner_pipeline
     from transforms.gazetteer import load_gazetteer
     from transforms.people import apply_remap, resolve_people
 
-    corpus = eval_dir(args.eval_dir) / "corpus" / "allsides_foreign_policy.jsonl.gz"
-    if not corpus.exists():
-        print(f"AllSides corpus not found, skipped: {corpus}")
+    articles = sample_articles(args)
+    if articles is None:
         return 0
-    articles = load_articles(corpus, args.articles, args.seed)
     nlp, gaz = load_ner_pipeline(), load_gazetteer()
     cols = ["entity_id", "entity_type", "canonical_name"]
     stored = pl.DataFrame(schema={c: pl.Utf8 for c in cols})
