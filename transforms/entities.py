@@ -111,6 +111,16 @@ _TRAILING_NUMBER_RE = re.compile(r" [+(]?\d[\d.,:/-]*(?:st|nd|rd|th|s)?\)?$")
 _MODIFIER_SUFFIX_RE = re.compile(r"-(?:based|led|backed|born|sponsored|brokered|owned|run|made|bound|registered|listed|style)\b")
 # A one-word span the model calls a person or organisation is a place after these words when
 # GeoNames knows a place of that name ("fighting in Sinjar"): re3d dev, issue 12.
+# "the city of Husaybah", "the Syrian town of Dabiq": a settlement noun names what follows as a
+# place, in the gazetteer or not (the model often reads small towns as organisations or people).
+_SETTLEMENT_OF_RE = re.compile(
+    r"\b(?:city|town|village|province|district|governorate|municipality)\s+of\s+$", re.IGNORECASE
+)
+# "Samarra Barrage", "Mosul Dam", "the Grand Mosque": a structure's head word makes a facility,
+# whatever the model said ("Church" and "Embassy" are left out: "Catholic Church" is an organisation).
+_FACILITY_HEAD_RE = re.compile(
+    r" (?:Dam|Barrage|Mosque|Airport|Air Base|Airbase|Bridge|Stadium|Cathedral|Synagogue|Shrine|Canal)$"
+)
 _PLACE_CUE_RE = re.compile(r"\b(?:in|near|outside|around|into|town of|city of|village of|province of)\s+$")
 # "<place>, <state or country>": the qualifier picks among places of one name ("Paris, Texas").
 _PLACE_QUALIFIER_RE = re.compile(r",\s*([A-Z][A-Za-z.]+(?: [A-Z][A-Za-z.]+)?)")
@@ -301,6 +311,8 @@ _CAPITALISED_RUN_RE = re.compile(r"(?<![\w.'’-])[A-Z][a-z]+(?:[ -][A-Z][a-z]+)
 # Icon names left in extracted pages ("ChevronIcon", "LinkedinIcon Mail").
 _FURNITURE_RE = re.compile(r"[a-z](?:Icon|Logo|Svg)\b")
 _URLISH_RE = re.compile(r"[@#/]|https?:|www\.|\.com\b|pic\.twitter")
+# A gallery or video label glued to the name before it: "... flee Mosul Photos: ...", "Kabul Video: ...".
+_TRAILING_FURNITURE_RE = re.compile(r" (?:Photos?|Videos?|Gallery|Slideshow|Watch|Replay)$")
 # Mentions per NER label are only trusted when they carry a capital letter somewhere.
 _HAS_UPPER_RE = re.compile(r"[A-Z]")
 
@@ -568,6 +580,7 @@ def link_article(
 
     matches = gaz.find(body)
     ner = [s for s in (_clean_ner_span(body, *span, gaz) for span in ner_spans) if s is not None]
+    ner = _one_place_reading(body, ner)
     forced = layout_spans(body, gaz)
     ner = harmonise_spans(body, ner, forced, gaz)
     ner = _split_trailing_person(body, ner)
@@ -753,6 +766,9 @@ def _clean_ner_span(body: str, s: int, e: int, label: str, gaz: Gazetteer):
     m = _POSSESSIVE_RE.search(text)
     if m and e - s > len(m.group(0)):
         e -= len(m.group(0))
+    m = _TRAILING_FURNITURE_RE.search(body, s, e)
+    if m and body.startswith(":", e):
+        e = m.start()  # "Mosul Photos: Iraqi civilians flee": the caption label is not part of the name
     while e > s and body[e - 1] in " ,.;:-–—&\"'”’)(":
         if body[e - 1] == "." and _ABBREVIATIONS.search(body[max(s, e - 6) : e]):
             break
@@ -766,6 +782,11 @@ def _clean_ner_span(body: str, s: int, e: int, label: str, gaz: Gazetteer):
     text = body[s:e]
     if _COORDINATED_HEAD_RE.match(body, e) and _COORDINATED_BEFORE_RE.search(body[max(0, s - 30) : s]):
         return None  # "South China" in "the East and South China seas"
+    if label in ("PERSON", "ORG"):
+        if _FACILITY_HEAD_RE.search(text):
+            label = "FAC"
+        elif _SETTLEMENT_OF_RE.search(body, max(0, s - 30), s):
+            label = "GPE"
     if label in ("FAC", "GPE", "LOC", "ORG") and " " in text and (
         text.rsplit(" ", 1)[-1] in _EVENT_HEADS
         or " ".join(text.split()[-2:]) in _EVENT_HEADS
@@ -774,6 +795,7 @@ def _clean_ner_span(body: str, s: int, e: int, label: str, gaz: Gazetteer):
         label = "EVENT"  # "Operation Desert Storm": a military operation, not an organisation
     if (
         e - s < 2
+        or body[s - 1 : s] in ("#", "@")  # a hashtag or a handle ("#Boston Manhunt"), not a name
         or text in gaz.junk
         or _URLISH_RE.search(text)
         or _FURNITURE_RE.search(text)
@@ -782,6 +804,18 @@ def _clean_ner_span(body: str, s: int, e: int, label: str, gaz: Gazetteer):
     ):
         return None
     return s, e, label
+
+
+def _one_place_reading(body: str, spans: list[tuple[int, int, str]]) -> list[tuple[int, int, str]]:
+    """A name the article calls a settlement once ("the city of Husaybah") is that place in all its
+    other mentions ("fighting in Husaybah"), where the model read it as a person or organisation."""
+    places = {
+        body[s:e] for s, e, label in spans
+        if label == "GPE" and _SETTLEMENT_OF_RE.search(body, max(0, s - 30), s)
+    }
+    if not places:
+        return spans
+    return [(s, e, "GPE" if label in ("PERSON", "ORG") and body[s:e] in places else label) for s, e, label in spans]
 
 
 def _strip_person_prefix(body: str, s: int, e: int, gaz: Gazetteer) -> int:

@@ -207,3 +207,44 @@ def test_brexit_is_an_event_and_video_furniture_is_no_entity(gaz):
     rows = link_article(body, spans, gaz)
     assert {(r["surface"], r["entity_id"]) for r in rows} == {("Brexit", "fp:event/brexit")}
     assert len(rows) == 2
+
+
+def test_hashtags_and_gallery_labels_are_not_names(gaz):
+    # a live blog quoting tweets ("#Kandahar Siege: ...") and a photo gallery whose labels run into
+    # the caption before them ("... leave Aleppo Photos: ...")
+    body = ("Update: #Kandahar Siege: two blasts reported.\n"
+            "Families leave Aleppo Photos: Families leave Aleppo\n"
+            "Leila Haddad Replay\nLeila Haddad spoke.")
+    spans = _spans(body, ("Kandahar Siege", "PERSON"), ("Aleppo Photos", "PERSON"), ("Replay", "PERSON"),
+                   ("Leila Haddad", "PERSON"))
+    rows = link_article(body, spans, gaz)
+    surfaces = {r["surface"] for r in rows}
+    assert "Kandahar Siege" not in surfaces and "Replay" not in surfaces
+    assert "Aleppo Photos" not in surfaces
+    aleppo = [r for r in rows if r["surface"] == "Aleppo"]
+    assert aleppo and aleppo[0]["entity_id"] != "" and not aleppo[0]["entity_id"].startswith("fp:person")
+    assert "Leila Haddad" in surfaces
+
+
+def test_a_settlement_named_once_is_that_place_in_every_mention(gaz):
+    # a small town the gazetteer does not hold, read by the model as an organisation or a person
+    body = ("Troops entered the town of Qasr Wadi on Monday. Fighting in Qasr Wadi went on for days, "
+            "and Qasr Wadi was cleared by Friday. Omar Qasr spoke for the council.")
+    spans = _spans(body, ("Qasr Wadi", "ORG"), ("Omar Qasr", "PERSON"))
+    second = body.index("Qasr Wadi", body.index("Fighting"))
+    third = body.index("Qasr Wadi", second + 1)
+    spans += [(second, second + 9, "PERSON"), (third, third + 9, "ORG")]
+    rows = link_article(body, spans, gaz)
+    town = [r for r in rows if r["surface"] == "Qasr Wadi"]
+    assert len(town) == 3 and len({r["entity_id"] for r in town}) == 1
+    assert town[0]["entity_id"].startswith("ner:gpe:")
+    person = [r for r in rows if r["surface"] == "Omar Qasr"]
+    assert person and person[0]["entity_id"] != town[0]["entity_id"]
+
+
+def test_a_structure_head_makes_a_facility_not_a_person_or_organisation(gaz):
+    body = "Engineers inspected the Wadi Halfa Barrage and the Qasr Wadi Mosque with Hana Salem."
+    spans = _spans(body, ("Wadi Halfa Barrage", "PERSON"), ("Qasr Wadi Mosque", "ORG"), ("Hana Salem", "PERSON"))
+    ids = {k: v["entity_id"] for k, v in _by_surface(link_article(body, spans, gaz)).items()}
+    assert ids["Wadi Halfa Barrage"].startswith("ner:fac:") and ids["Qasr Wadi Mosque"].startswith("ner:fac:")
+    assert ids["Hana Salem"].startswith("ner:person:")
