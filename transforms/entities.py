@@ -121,6 +121,16 @@ _SETTLEMENT_OF_RE = re.compile(
 _FACILITY_HEAD_RE = re.compile(
     r" (?:Dam|Barrage|Mosque|Airport|Air Base|Airbase|Bridge|Stadium|Cathedral|Synagogue|Shrine|Canal)$"
 )
+# "the Saray al-Jihad Group", "Jaish al-Islam", "Harakat Hazm": a head noun of a body of people, or the
+# Arabic word for army/front/movement/brigade/party that opens a group's name, makes an organisation
+# of a span the model read as a person.
+_ORG_HEAD_RE = re.compile(
+    r" (?:Group|Brigades?|Battalions?|Regiment|Front|Council|Committee|Movement|Party|Army|Organi[sz]ation|"
+    r"Association|Institute|University|Agency|Ministry|Department|Bank|Company|Corporation|Foundation)$"
+)
+_ARABIC_GROUP_RE = re.compile(r"(?:Jaish|Jaysh|Jabhat|Harakat|Liwa|Katibat|Saraya|Saray|Hizb|Tanzim|Majlis) ")
+# "Communist Party" + " of " + "Greece": a party or body named after its country is one organisation.
+_ORG_OF_PLACE_HEAD_RE = re.compile(r"(?:Party|Front|Union|League|Movement|Alliance|Congress|Federation|Bank) of $")
 _PLACE_CUE_RE = re.compile(r"\b(?:in|near|outside|around|into|town of|city of|village of|province of)\s+$")
 # "<place>, <state or country>": the qualifier picks among places of one name ("Paris, Texas").
 _PLACE_QUALIFIER_RE = re.compile(r",\s*([A-Z][A-Za-z.]+(?: [A-Z][A-Za-z.]+)?)")
@@ -581,6 +591,7 @@ def link_article(
     matches = gaz.find(body)
     ner = [s for s in (_clean_ner_span(body, *span, gaz) for span in ner_spans) if s is not None]
     ner = _one_place_reading(body, ner)
+    ner = _merge_org_of_place(body, ner)
     forced = layout_spans(body, gaz)
     ner = harmonise_spans(body, ner, forced, gaz)
     ner = _split_trailing_person(body, ner)
@@ -782,6 +793,8 @@ def _clean_ner_span(body: str, s: int, e: int, label: str, gaz: Gazetteer):
     text = body[s:e]
     if _COORDINATED_HEAD_RE.match(body, e) and _COORDINATED_BEFORE_RE.search(body[max(0, s - 30) : s]):
         return None  # "South China" in "the East and South China seas"
+    if label == "PERSON" and " " in text and (_ORG_HEAD_RE.search(text) or _ARABIC_GROUP_RE.match(text)):
+        label = "ORG"
     if label in ("PERSON", "ORG"):
         if _FACILITY_HEAD_RE.search(text):
             label = "FAC"
@@ -804,6 +817,22 @@ def _clean_ner_span(body: str, s: int, e: int, label: str, gaz: Gazetteer):
     ):
         return None
     return s, e, label
+
+
+def _merge_org_of_place(body: str, spans: list[tuple[int, int, str]]) -> list[tuple[int, int, str]]:
+    """'Communist Party' + 'of' + 'Greece' (or 'of the Philippines') read as an organisation and a
+    place: one organisation, 'Communist Party of Greece'."""
+    spans = sorted(spans)
+    out: list[tuple[int, int, str]] = []
+    for s, e, label in spans:
+        if out and label in ("GPE", "LOC") and out[-1][2] == "ORG":
+            ps, pe, _ = out[-1]
+            between = body[pe:s]
+            if between in (" of ", " of the ") and _ORG_OF_PLACE_HEAD_RE.search(body[ps:pe] + " of "):
+                out[-1] = (ps, e, "ORG")
+                continue
+        out.append((s, e, label))
+    return out
 
 
 def _one_place_reading(body: str, spans: list[tuple[int, int, str]]) -> list[tuple[int, int, str]]:

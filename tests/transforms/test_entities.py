@@ -248,3 +248,15 @@ def test_a_structure_head_makes_a_facility_not_a_person_or_organisation(gaz):
     ids = {k: v["entity_id"] for k, v in _by_surface(link_article(body, spans, gaz)).items()}
     assert ids["Wadi Halfa Barrage"].startswith("ner:fac:") and ids["Qasr Wadi Mosque"].startswith("ner:fac:")
     assert ids["Hana Salem"].startswith("ner:person:")
+
+
+def test_group_heads_make_organisations_and_a_party_of_a_country_is_one_organisation(gaz):
+    body = ("Fighters of the Liwa al-Fath joined the Nahr Wadi Brigades, and the Agrarian Party of "
+            "Moldova met Samir Haddad.")
+    spans = _spans(body, ("Liwa al-Fath", "PERSON"), ("Nahr Wadi Brigades", "PERSON"), ("Agrarian Party", "ORG"),
+                   ("Moldova", "GPE"), ("Samir Haddad", "PERSON"))
+    ids = {k: v["entity_id"] for k, v in _by_surface(link_article(body, spans, gaz)).items()}
+    assert ids["Liwa al-Fath"].startswith("ner:org:") and ids["Nahr Wadi Brigades"].startswith("ner:org:")
+    assert ids["Agrarian Party of Moldova"].startswith("ner:org:")
+    assert "Moldova" not in ids and "Agrarian Party" not in ids
+    assert ids["Samir Haddad"].startswith("ner:person:")
