@@ -299,6 +299,73 @@ def _add_alias(aliases: dict[str, list[AliasEntry]], alias: str, entry: AliasEnt
         entries.append(entry)
 
 
+# Members of the US Congress (113th-116th House, 112th-116th Senate, 2011-2021) with the Wikidata ids
+# everypolitician-data publishes for them (``us_congress.csv``, one row per member and term, copied
+# from the term files each row names). A congress id first becomes 1789 + 2 * (term - 1).
+_NAME_SUFFIX_RE = re.compile(r",? (?:Jr\.|Sr\.|II|III|IV)$")
+_NICKNAME_RE = re.compile(r'"([^"]+)"\s*')
+_INITIAL_RE = re.compile(r"^[A-Z]\.$")
+
+
+def congress_name_forms(name: str, sort_name: str) -> tuple[str, list[str], str]:
+    """(canonical name, aliases, family name) of a member of Congress as everypolitician-data
+    writes them: 'Kirsten E. Gillibrand' / 'Gillibrand, Kirsten' -> Kirsten Gillibrand;
+    'Charles J. "Chuck" Fleischmann' -> Chuck Fleischmann too; 'A. Donald McEachin' -> Donald McEachin."""
+    family = sort_name.split(",")[0].strip()
+    nickname = _NICKNAME_RE.search(name)
+    plain = " ".join(_NAME_SUFFIX_RE.sub("", _NICKNAME_RE.sub("", name)).split())
+    forms = [plain]
+    if plain.endswith(" " + family):
+        given = [w for w in plain[: -len(family) - 1].split() if not _INITIAL_RE.match(w)]
+        if given:
+            forms.append(f"{given[0]} {family}")
+    if nickname:
+        forms.append(f"{nickname.group(1)} {family}")
+    given_sort = sort_name.split(",", 1)[1].strip() if "," in sort_name else ""
+    if given_sort and not _INITIAL_RE.match(given_sort):
+        forms.append(f"{given_sort} {family}")
+    canonical = forms[1] if len(forms) > 1 else plain
+    return canonical, list(dict.fromkeys(forms)), family
+
+
+def _add_us_congress(entities: dict[str, GazEntity], aliases: dict[str, list[AliasEntry]]) -> None:
+    """Members of Congress not curated in people.csv: one person each, linked by full name only
+    (a family name alone needs the full name in the same article); a name two members share
+    ("Mike Rogers") and any name a curated entity already uses link no one."""
+    curated_qids = {e.wikidata_id for e in entities.values() if e.wikidata_id}
+    taken = set(aliases)
+    members: dict[str, dict] = {}
+    for row in _read_csv("us_congress.csv"):
+        qid = row["wikidata_id"]
+        if qid in curated_qids:
+            continue
+        first = 1789 + 2 * (int(row["term"]) - 1)
+        start = int(row["start_date"][:4]) if row["start_date"] else first
+        end = int(row["end_date"][:4]) if row["end_date"] else first + 2
+        m = members.setdefault(qid, {"rows": [], "years": {}})
+        m["rows"].append(row)
+        chamber = "United States Senator" if row["chamber"] == "Senate" else "United States Representative"
+        lo, hi = m["years"].get(chamber, (start, end))
+        m["years"][chamber] = (min(lo, start), max(hi, end))
+    owners: dict[str, set[str]] = {}
+    forms: dict[str, tuple[str, list[str], str]] = {}
+    for qid, m in members.items():
+        last = m["rows"][-1]
+        forms[qid] = congress_name_forms(last["name"], last["sort_name"])
+        for alias in forms[qid][1]:
+            owners.setdefault(alias, set()).add(qid)
+    for qid, m in members.items():
+        canonical, names, family = forms[qid]
+        eid = "fp:person/us-congress/" + qid
+        offices = tuple(f"{office} {lo}-{hi}" for office, (lo, hi) in sorted(m["years"].items()))
+        entities[eid] = GazEntity(eid, canonical, "PERSON", qid, "USA", "person", offices)
+        for alias in names:
+            if alias not in taken and owners[alias] == {qid}:
+                _add_alias(aliases, alias, AliasEntry(eid, NAME))
+        if family not in taken:
+            _add_alias(aliases, family, AliasEntry(eid, SURNAME, False))
+
+
 @functools.lru_cache(maxsize=1)
 def load_gazetteer() -> Gazetteer:
     """Load and compile the curated gazetteer from ``transforms/data/gazetteer/`` (cached)."""
@@ -350,6 +417,8 @@ def load_gazetteer() -> Gazetteer:
         alone = row["surname_alone"].strip().lower() in {"y", "yes", "true", "1"}
         for alias in _split(row["surnames"]):
             _add_alias(aliases, alias, AliasEntry(eid, SURNAME, alone))
+
+    _add_us_congress(entities, aliases)
 
     # A string that is a full name for one entity is never read as a weaker alias of another.
     frozen: dict[str, tuple[AliasEntry, ...]] = {}

@@ -104,7 +104,7 @@ CURATED_WIKIDATA_FILES = ("people.csv", "organizations.csv", "ministries.csv", "
 SOURCE_FILE_RE = re.compile(r"[\w.-]+/[\w.-]+:[\w@./~,-]+")
 # Checked before issue 12 against files the code-search index names only by a file id (its read_file does not
 # return their repository and path). No row may join this list: a new id needs a file a reader can open.
-INDEX_ONLY_SOURCES = {"org/g7", "org/hamas", "org/isis", "person/mitt-romney",
+INDEX_ONLY_SOURCES = {"person/mitt-romney",
                       "person/saddam-hussein", "2644210"}
 
 
@@ -154,3 +154,39 @@ def test_seed_protagonists_and_places_carry_ids(gaz):
     liverpool = gaz.lookup_place("Liverpool")[0]
     assert gaz.entity(liverpool.entity_id).wikidata_id == "Q24826"
     assert gaz.entity(liverpool.entity_id).country_code == "GBR"
+
+
+def test_us_congress_rows_are_copied_from_the_term_file_they_name():
+    import unicodedata
+
+    rows = _curated_rows("us_congress.csv")
+    assert len(rows) > 2000
+    family_of, qid_of = {}, {}
+    for row in rows:
+        assert re.fullmatch(r"Q[1-9]\d*", row["wikidata_id"]), row
+        assert row["chamber"] in ("House", "Senate") and 112 <= int(row["term"]) <= 116, row
+        assert SOURCE_FILE_RE.search(row["wikidata_source"]), row
+        assert row["wikidata_source"].startswith(
+            f"everypolitician/everypolitician-data:data/United_States_of_America/{row['chamber']}/term-{row['term']}.csv@"
+        ), row
+        family = unicodedata.normalize("NFKD", row["sort_name"].split(",")[0])
+        family = "".join(ch for ch in family if not unicodedata.combining(ch))
+        # a member's id is copied once per term: a copying slip shows as one id with two family names
+        assert family_of.setdefault(row["wikidata_id"], family) == family, row
+        qid_of.setdefault(row["name"], set()).add(row["wikidata_id"])
+    assert {name for name, qids in qid_of.items() if len(qids) > 1} == {"Mike Rogers"}
+
+
+def test_members_of_congress_link_by_full_name_and_a_shared_name_links_no_one():
+    from transforms.entities import link_article
+    from transforms.gazetteer import load_gazetteer
+
+    gaz = load_gazetteer()
+    body = "Rep. Devin Nunes met Sen. Tom Cotton. Nunes said the memo was ready. Mike Rogers agreed."
+    rows = link_article(body, [], gaz)
+    ids = {r["surface"]: gaz.entity(r["entity_id"]) for r in rows if gaz.entity(r["entity_id"])}
+    assert ids["Devin Nunes"].wikidata_id == "Q539493" and ids["Nunes"].wikidata_id == "Q539493"
+    assert ids["Tom Cotton"].wikidata_id == "Q3090307"
+    assert "Mike Rogers" not in ids  # two members of the 113th House share the name
+    alone = link_article("Nunes said the memo was ready.", [], gaz)
+    assert not any((gaz.entity(r["entity_id"]) or None) for r in alone)  # a family name alone is no one yet
