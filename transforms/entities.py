@@ -778,8 +778,10 @@ def _clean_ner_span(body: str, s: int, e: int, label: str, gaz: Gazetteer):
     if m and e - s > len(m.group(0)):
         e -= len(m.group(0))
     m = _TRAILING_FURNITURE_RE.search(body, s, e)
-    if m and body.startswith(":", e):
-        e = m.start()  # "Mosul Photos: Iraqi civilians flee": the caption label is not part of the name
+    if m and (body.startswith(":", e) or m.group(0) == " Replay"):
+        # "Mosul Photos: Iraqi civilians flee": the caption label is not part of the name; nor is a
+        # video player's "Replay" after a clip's title ("... in Kirkuk Replay More Videos")
+        e = m.start()
     while e > s and body[e - 1] in " ,.;:-–—&\"'”’)(":
         if body[e - 1] == "." and _ABBREVIATIONS.search(body[max(s, e - 6) : e]):
             break

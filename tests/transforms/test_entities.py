@@ -214,13 +214,13 @@ def test_hashtags_and_gallery_labels_are_not_names(gaz):
     # the caption before them ("... leave Aleppo Photos: ...")
     body = ("Update: #Kandahar Siege: two blasts reported.\n"
             "Families leave Aleppo Photos: Families leave Aleppo\n"
-            "Leila Haddad Replay\nLeila Haddad spoke.")
+            "Clashes in Kandahar Replay More Videos\nLeila Haddad Replay\nLeila Haddad spoke.")
     spans = _spans(body, ("Kandahar Siege", "PERSON"), ("Aleppo Photos", "PERSON"), ("Replay", "PERSON"),
-                   ("Leila Haddad", "PERSON"))
+                   ("Leila Haddad", "PERSON"), ("Kandahar Replay", "PERSON"))
     rows = link_article(body, spans, gaz)
     surfaces = {r["surface"] for r in rows}
     assert "Kandahar Siege" not in surfaces and "Replay" not in surfaces
-    assert "Aleppo Photos" not in surfaces
+    assert "Aleppo Photos" not in surfaces and "Kandahar Replay" not in surfaces
     aleppo = [r for r in rows if r["surface"] == "Aleppo"]
     assert aleppo and aleppo[0]["entity_id"] != "" and not aleppo[0]["entity_id"].startswith("fp:person")
     assert "Leila Haddad" in surfaces
