@@ -330,8 +330,9 @@ def congress_name_forms(name: str, sort_name: str) -> tuple[str, list[str], str]
 
 def _add_us_congress(entities: dict[str, GazEntity], aliases: dict[str, list[AliasEntry]]) -> None:
     """Members of Congress not curated in people.csv: one person each, linked by full name only
-    (a family name alone needs the full name in the same article); a name two members share
-    ("Mike Rogers") and any name a curated entity already uses link no one."""
+    (a family name alone is theirs through the article's coreference, after the full name); a name
+    two members share ("Mike Rogers") and any name a curated entity already uses link no one. No
+    family-name aliases: 800 of them ("King", "Young", "Long") would be matched in every article."""
     curated_qids = {e.wikidata_id for e in entities.values() if e.wikidata_id}
     taken = set(aliases)
     members: dict[str, dict] = {}
@@ -355,15 +356,13 @@ def _add_us_congress(entities: dict[str, GazEntity], aliases: dict[str, list[Ali
         for alias in forms[qid][1]:
             owners.setdefault(alias, set()).add(qid)
     for qid, m in members.items():
-        canonical, names, family = forms[qid]
+        canonical, names, _family = forms[qid]
         eid = "fp:person/us-congress/" + qid
         offices = tuple(f"{office} {lo}-{hi}" for office, (lo, hi) in sorted(m["years"].items()))
         entities[eid] = GazEntity(eid, canonical, "PERSON", qid, "USA", "person", offices)
         for alias in names:
             if alias not in taken and owners[alias] == {qid}:
                 _add_alias(aliases, alias, AliasEntry(eid, NAME))
-        if family not in taken:
-            _add_alias(aliases, family, AliasEntry(eid, SURNAME, False))
 
 
 @functools.lru_cache(maxsize=1)

@@ -126,6 +126,8 @@ def test_junk_ner_spans_are_dropped(gaz):
     spans = _spans(body, ("State", "ORG"), ("Saturday", "DATE"), ("Twitter", "ORG"), ("@SecBlinken", "ORG"),
                    ("pic.twitter.com/x", "ORG"))
     assert link_article(body, spans, gaz) == []
+    briefing = "QUESTION: Will the talks resume?\nMODERATOR: Next question."
+    assert link_article(briefing, _spans(briefing, ("QUESTION", "PERSON"), ("MODERATOR", "ORG")), gaz) == []
 
 
 def test_gazetteer_beats_ner_where_certain_and_ner_keeps_longer_names(gaz):

@@ -183,10 +183,11 @@ def test_members_of_congress_link_by_full_name_and_a_shared_name_links_no_one():
 
     gaz = load_gazetteer()
     body = "Rep. Devin Nunes met Sen. Tom Cotton. Nunes said the memo was ready. Mike Rogers agreed."
-    rows = link_article(body, [], gaz)
+    nunes = body.index("Nunes said")
+    rows = link_article(body, [(nunes, nunes + 5, "PERSON")], gaz)  # the model finds the family name
     ids = {r["surface"]: gaz.entity(r["entity_id"]) for r in rows if gaz.entity(r["entity_id"])}
     assert ids["Devin Nunes"].wikidata_id == "Q539493" and ids["Nunes"].wikidata_id == "Q539493"
     assert ids["Tom Cotton"].wikidata_id == "Q3090307"
     assert "Mike Rogers" not in ids  # two members of the 113th House share the name
-    alone = link_article("Nunes said the memo was ready.", [], gaz)
-    assert not any((gaz.entity(r["entity_id"]) or None) for r in alone)  # a family name alone is no one yet
+    alone = link_article("Nunes said the memo was ready.", [(0, 5, "PERSON")], gaz)
+    assert alone and not any(gaz.entity(r["entity_id"]) for r in alone)  # a family name alone is no one yet
