@@ -118,15 +118,16 @@ _SETTLEMENT_OF_RE = re.compile(
 )
 # "Samarra Barrage", "Mosul Dam", "the Grand Mosque": a structure's head word makes a facility,
 # whatever the model said ("Church" and "Embassy" are left out: "Catholic Church" is an organisation).
-_FACILITY_HEAD_RE = re.compile(
-    r" (?:Dam|Barrage|Mosque|Airport|Air Base|Airbase|Bridge|Stadium|Cathedral|Synagogue|Shrine|Canal)$"
+_FACILITY_HEADS = frozenset(
+    "Dam Barrage Mosque Airport Base Airbase Bridge Stadium Cathedral Synagogue Shrine Canal".split()
 )
 # "the Saray al-Jihad Group", "Jaish al-Islam", "Harakat Hazm": a head noun of a body of people, or the
 # Arabic word for army/front/movement/brigade/party that opens a group's name, makes an organisation
 # of a span the model read as a person.
-_ORG_HEAD_RE = re.compile(
-    r" (?:Group|Brigades?|Battalions?|Regiment|Front|Council|Committee|Movement|Party|Army|Organi[sz]ation|"
-    r"Association|Institute|University|Agency|Ministry|Department|Bank|Company|Corporation|Foundation)$"
+_ORG_HEADS = frozenset(
+    "Group Brigade Brigades Battalion Battalions Regiment Front Council Committee Movement Party Army "
+    "Organisation Organization Association Institute University Agency Ministry Department Bank Company "
+    "Corporation Foundation".split()
 )
 _ARABIC_GROUP_RE = re.compile(r"(?:Jaish|Jaysh|Jabhat|Harakat|Liwa|Katibat|Saraya|Saray|Hizb|Tanzim|Majlis) ")
 # "Communist Party" + " of " + "Greece": a party or body named after its country is one organisation.
@@ -323,6 +324,7 @@ _FURNITURE_RE = re.compile(r"[a-z](?:Icon|Logo|Svg)\b")
 _URLISH_RE = re.compile(r"[@#/]|https?:|www\.|\.com\b|pic\.twitter")
 # A gallery or video label glued to the name before it: "... flee Mosul Photos: ...", "Kabul Video: ...".
 _TRAILING_FURNITURE_RE = re.compile(r" (?:Photos?|Videos?|Gallery|Slideshow|Watch|Replay)$")
+_FURNITURE_LAST_CHARS = frozenset("osyhw")  # last letters of those words: most spans skip the regex
 # Mentions per NER label are only trusted when they carry a capital letter somewhere.
 _HAS_UPPER_RE = re.compile(r"[A-Z]")
 
@@ -777,7 +779,7 @@ def _clean_ner_span(body: str, s: int, e: int, label: str, gaz: Gazetteer):
     m = _POSSESSIVE_RE.search(text)
     if m and e - s > len(m.group(0)):
         e -= len(m.group(0))
-    m = _TRAILING_FURNITURE_RE.search(body, s, e)
+    m = _TRAILING_FURNITURE_RE.search(body, s, e) if body[e - 1 : e] in _FURNITURE_LAST_CHARS else None
     if m and (body.startswith(":", e) or m.group(0) == " Replay"):
         # "Mosul Photos: Iraqi civilians flee": the caption label is not part of the name; nor is a
         # video player's "Replay" after a clip's title ("... in Kirkuk Replay More Videos")
@@ -795,12 +797,13 @@ def _clean_ner_span(body: str, s: int, e: int, label: str, gaz: Gazetteer):
     text = body[s:e]
     if _COORDINATED_HEAD_RE.match(body, e) and _COORDINATED_BEFORE_RE.search(body[max(0, s - 30) : s]):
         return None  # "South China" in "the East and South China seas"
-    if label == "PERSON" and " " in text and (_ORG_HEAD_RE.search(text) or _ARABIC_GROUP_RE.match(text)):
+    last = text.rsplit(" ", 1)[-1] if " " in text else ""
+    if label == "PERSON" and last and (last in _ORG_HEADS or _ARABIC_GROUP_RE.match(text)):
         label = "ORG"
     if label in ("PERSON", "ORG"):
-        if _FACILITY_HEAD_RE.search(text):
+        if last in _FACILITY_HEADS and (last != "Base" or text.endswith(" Air Base")):
             label = "FAC"
-        elif _SETTLEMENT_OF_RE.search(body, max(0, s - 30), s):
+        elif body[max(0, s - 4) : s].rstrip().endswith("of") and _SETTLEMENT_OF_RE.search(body, max(0, s - 30), s):
             label = "GPE"
     if label in ("FAC", "GPE", "LOC", "ORG") and " " in text and (
         text.rsplit(" ", 1)[-1] in _EVENT_HEADS
@@ -842,7 +845,8 @@ def _one_place_reading(body: str, spans: list[tuple[int, int, str]]) -> list[tup
     other mentions ("fighting in Husaybah"), where the model read it as a person or organisation."""
     places = {
         body[s:e] for s, e, label in spans
-        if label == "GPE" and _SETTLEMENT_OF_RE.search(body, max(0, s - 30), s)
+        if label == "GPE" and body[max(0, s - 4) : s].rstrip().endswith("of")
+        and _SETTLEMENT_OF_RE.search(body, max(0, s - 30), s)
     }
     if not places:
         return spans
@@ -1238,14 +1242,16 @@ def _country_of(match: GazMatch, gaz: Gazetteer) -> str | None:
 _OFFICE_RE = re.compile(r"^(?P<title>.+?) (?P<start>\d{4})-(?P<end>\d{4})?$")
 
 
-def _terms(entity: GazEntity | None) -> list[tuple[str, int, int]]:
-    """(office title, first year, last year) of a curated person; an open term ends in 9999."""
+@functools.lru_cache(maxsize=1 << 12)
+def _terms(entity: GazEntity | None) -> tuple[tuple[str, int, int], ...]:
+    """(office title, first year, last year) of a curated person; an open term ends in 9999.
+    Cached: "the foreign minister" looks through every person of a country (800 members of Congress)."""
     out = []
     for office in entity.offices if entity is not None else ():
         m = _OFFICE_RE.match(office.strip())
         if m:
             out.append((m["title"], int(m["start"]), int(m["end"] or 9999)))
-    return out
+    return tuple(out)
 
 
 def _held_office(entity: GazEntity | None, role: str, on_date) -> bool:
@@ -1253,6 +1259,21 @@ def _held_office(entity: GazEntity | None, role: str, on_date) -> bool:
     not list that office for the person (nothing to check it against)."""
     terms = [(start, end) for title, start, end in _terms(entity) if title == role]
     return not terms or any(start <= on_date.year <= end for start, end in terms)
+
+
+def _office_index(gaz: Gazetteer) -> dict[tuple[str, str], tuple[tuple[str, int, int], ...]]:
+    """(country, office title) -> (person id, first year, last year) of each term (built once per
+    gazetteer: "Japan's foreign minister" should not read every person of the country)."""
+    index = gaz.__dict__.get("_office_index")
+    if index is None:
+        grouped: dict[tuple[str, str], list[tuple[str, int, int]]] = {}
+        for country, people in gaz.people_by_country().items():
+            for ent in people:
+                if ent.kind == "person" and ent.country_code == country:
+                    for title, start, end in _terms(ent):
+                        grouped.setdefault((country, title), []).append((ent.entity_id, start, end))
+        index = gaz.__dict__["_office_index"] = {k: tuple(v) for k, v in grouped.items()}
+    return index
 
 
 def _office_holders(body, mentions, gaz: Gazetteer, registry, on_date) -> list[_Mention]:
@@ -1273,11 +1294,9 @@ def _office_holders(body, mentions, gaz: Gazetteer, registry, on_date) -> list[_
             continue
         role = gaz.roles[m.group(0)]
         holders = [
-            ent.entity_id
-            for ent in gaz.people_by_country().get(country, ())
-            if ent.kind == "person" and ent.country_code == country
-            and any(title == role and start <= on_date.year <= end for title, start, end in _terms(ent))
+            eid for eid, start, end in _office_index(gaz).get((country, role), ()) if start <= on_date.year <= end
         ]
+        holders = list(dict.fromkeys(holders))
         if len(holders) == 1:
             out.append(_Mention(m.start(), m.end(), registry.curated(holders[0]), "coref", "nominal", role=role))
     return out
