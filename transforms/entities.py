@@ -1164,6 +1164,8 @@ def same_person_name(a: list[str], b: list[str]) -> bool:
     a, b = _core_tokens(a), _core_tokens(b)
     if len(a) < 2 or len(b) < 2 or a[-1] != b[-1]:
         return False
+    if a[1:-1] and b[1:-1] and a[1:-1] != b[1:-1]:
+        return False  # "Kim Yong Chol" and "Kim Hyok Chol", "Abu Bakr" and "Abu Omar al-Baghdadi": two people
     fa, fb = a[0], b[0]
     return (
         fa == fb

@@ -162,6 +162,9 @@ def test_short_given_name_is_the_same_person():
 
     assert same_person_name(["tony", "blinken"], ["antony", "j", "blinken"])
     assert not same_person_name(["tony", "blinken"], ["donald", "blinken"])
+    # two different middle names are two people; a middle name written or not is one
+    assert not same_person_name(["kim", "yong", "chol"], ["kim", "hyok", "chol"])
+    assert same_person_name(["sarah", "huckabee", "sanders"], ["sarah", "sanders"])
 
 
 def test_roles_follow_the_terms_of_office(gaz):
