@@ -109,8 +109,6 @@ _TRAILING_NUMBER_RE = re.compile(r" [+(]?\d[\d.,:/-]*(?:st|nd|rd|th|s)?\)?$")
 # "New York-based", "U.S.-led": a place or group named as the first half of a compound
 # adjective is a modifier (CoNLL's MISC), not a mention of the place as such.
 _MODIFIER_SUFFIX_RE = re.compile(r"-(?:based|led|backed|born|sponsored|brokered|owned|run|made|bound|registered|listed|style)\b")
-# A one-word span the model calls a person or organisation is a place after these words when
-# GeoNames knows a place of that name ("fighting in Sinjar"): re3d dev, issue 12.
 # "the city of Husaybah", "the Syrian town of Dabiq": a settlement noun names what follows as a
 # place, in the gazetteer or not (the model often reads small towns as organisations or people).
 _SETTLEMENT_OF_RE = re.compile(
@@ -132,6 +130,8 @@ _ORG_HEADS = frozenset(
 _ARABIC_GROUP_RE = re.compile(r"(?:Jaish|Jaysh|Jabhat|Harakat|Liwa|Katibat|Saraya|Saray|Hizb|Tanzim|Majlis) ")
 # "Communist Party" + " of " + "Greece": a party or body named after its country is one organisation.
 _ORG_OF_PLACE_HEAD_RE = re.compile(r"(?:Party|Front|Union|League|Movement|Alliance|Congress|Federation|Bank) of $")
+# A one-word span the model calls a person or organisation is a place after these words when
+# GeoNames knows a place of that name ("fighting in Sinjar"): re3d dev, issue 12.
 _PLACE_CUE_RE = re.compile(r"\b(?:in|near|outside|around|into|town of|city of|village of|province of)\s+$")
 # "<place>, <state or country>": the qualifier picks among places of one name ("Paris, Texas").
 _PLACE_QUALIFIER_RE = re.compile(r",\s*([A-Z][A-Za-z.]+(?: [A-Z][A-Za-z.]+)?)")
