@@ -138,8 +138,11 @@ def cluster(own_postgres, tmp_path_factory):
         one_process = _popen(["sh", "-c", f"'{fpwatch}' run '{corpus}' && '{fpwatch}' backfill "
                               f"--start {DAYS[0]} --end {DAYS[-1]}"], ref_env, root / "one-process.log")
         procs.append(one_process)
-        subprocess.run([str(BIN / "fpwatch"), "run", str(corpus)], env=env, cwd=REPO, check=True,
-                       capture_output=True, text=True, timeout=300)
+        # The lake the backfills reprocess, written while the deployments are registered (neither
+        # needs the other; `fpwatch run` is not a tagged deployment run, so no automation watches it).
+        first_run = _popen([str(fpwatch), "run", str(corpus)], {**env, "PREFECT_HOME": str(root / "first-run-home")},
+                           root / "first-run.log")
+        procs.append(first_run)
         deployed = subprocess.run([str(BIN / "fpwatch"), "deploy"], env=env, cwd=REPO, capture_output=True,
                                   text=True, timeout=300)
         assert deployed.returncode == 0, deployed.stdout + deployed.stderr
@@ -150,6 +153,7 @@ def cluster(own_postgres, tmp_path_factory):
                                 {**env, "PREFECT_HOME": str(root / f"worker-{i}-home"),
                                  "PREFECT_WORKER_QUERY_SECONDS": WORKER_QUERY_S}, root / f"worker-{i}.log")
             procs.append(workers[i])
+        assert first_run.wait(300) == 0, (root / "first-run.log").read_text()[-3000:]
         yield {"api": api, "client": client, "env": env, "root": root, "corpus": corpus, "lake": lake,
                "workers": workers, "catalog": postgres_server.catalog("lake_e2e"),
                "reference": reference, "one_process": one_process}
