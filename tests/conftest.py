@@ -26,6 +26,20 @@ def prefect_harness():
 
 
 @pytest.fixture(scope="session")
+def prefect_api_env(prefect_harness) -> dict[str, str]:
+    """Environment that points a `fpwatch` subprocess at the session's Prefect API.
+
+    Without it every CLI run starts a temporary server of its own (ephemeral mode: ~8 s wall and
+    ~7.5 s CPU each here, measured 2026-12). Tests whose subject is the warehouse, not ephemeral
+    mode, use it; tests of ephemeral mode itself (its server's lifecycle, one-line errors on the
+    default path) leave PREFECT_API_URL unset.
+    """
+    from prefect.settings import PREFECT_API_URL
+
+    return {"PREFECT_API_URL": PREFECT_API_URL.value()}
+
+
+@pytest.fixture(scope="session")
 def seed_run(prefect_harness, tmp_path_factory):
     """Run the main flow once on a copy of the seeds; returns (summary, warehouse path)."""
     from flows.jobs.run import run_flow

@@ -42,11 +42,13 @@ def _one_error_line(proc: subprocess.CompletedProcess) -> str:
     return errors[0]
 
 
-def test_two_concurrent_runs_and_a_reader_loop(tmp_path):
+def test_two_concurrent_runs_and_a_reader_loop(tmp_path, prefect_api_env):
     """Two runs on one warehouse at once both succeed; a reader meanwhile never sees half a chunk."""
     wh = tmp_path / "wh"
     first, second = _inputs(tmp_path / "a", 12), _inputs(tmp_path / "b", 12, tag=" (second desk)")
-    assert _run("run", str(SEEDS), "-w", str(wh)).returncode == 0  # the catalog exists before the race
+    # The catalog exists before the race (this run uses the session's Prefect API; the two racing
+    # runs below start a temporary server each, as two overlapping cron jobs do).
+    assert _run("run", str(SEEDS), "-w", str(wh), env=prefect_api_env).returncode == 0
     seen, problems, stop = [], [], threading.Event()
 
     def reader() -> None:
@@ -86,9 +88,11 @@ def test_two_concurrent_runs_and_a_reader_loop(tmp_path):
     assert runs == [("completed", 3)]
 
 
-def test_a_corrupt_data_file_fails_the_run_with_one_line_naming_it(tmp_path):
+def test_a_corrupt_data_file_fails_the_run_with_one_line_naming_it(tmp_path, prefect_api_env):
     wh = tmp_path / "wh"
-    assert _run("run", str(_inputs(tmp_path / "a", 20)), "-w", str(wh), env={"FPWATCH_CHUNK_SIZE": "100"}).returncode == 0
+    # Filling the lake uses the session's Prefect API; the failing run below starts its own server.
+    assert _run("run", str(_inputs(tmp_path / "a", 20)), "-w", str(wh),
+                env={"FPWATCH_CHUNK_SIZE": "100", **prefect_api_env}).returncode == 0
     store = Warehouse(wh)
     files = store.query("select data_file from ducklake_list_files('lake', 'raw_inputs')")["data_file"].to_list()
     store.close()

@@ -77,10 +77,12 @@ def _orphans(wh: Path) -> tuple[int, ...]:
 
 
 @pytest.mark.parametrize("kill_after_chunks", [0, 1, 3])
-def test_kill_9_mid_run_then_run_again_loses_and_doubles_nothing(tmp_path, kill_after_chunks):
+def test_kill_9_mid_run_then_run_again_loses_and_doubles_nothing(tmp_path, kill_after_chunks, prefect_api_env):
+    # Both runs use the session's Prefect API, not a temporary server each (the subject is the
+    # warehouse; test_cli_faults.py kills a CLI in ephemeral mode and checks its server goes too).
     inputs, wh = tmp_path / "in", tmp_path / "wh"
     _write_inputs(inputs)
-    proc = subprocess.Popen([str(FPWATCH), "run", str(inputs), "-w", str(wh)], env=_env(),
+    proc = subprocess.Popen([str(FPWATCH), "run", str(inputs), "-w", str(wh)], env=_env(**prefect_api_env),
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
     deadline = time.monotonic() + 240
     try:
@@ -102,7 +104,7 @@ def test_kill_9_mid_run_then_run_again_loses_and_doubles_nothing(tmp_path, kill_
     if committed:
         assert _orphans(wh) == (0,) * 6  # what was committed is whole
 
-    again = subprocess.run([str(FPWATCH), "run", str(inputs), "-w", str(wh)], env=_env(),
+    again = subprocess.run([str(FPWATCH), "run", str(inputs), "-w", str(wh)], env=_env(**prefect_api_env),
                            capture_output=True, text=True, timeout=600)
     assert again.returncode == 0, again.stderr[-2000:]
     con = connect_readonly(wh)
@@ -121,7 +123,7 @@ def _mount_tmpfs(path: Path, size: str) -> bool:
                           capture_output=True).returncode == 0
 
 
-def test_a_full_disk_fails_the_run_with_one_line_and_keeps_the_last_snapshot(tmp_path):
+def test_a_full_disk_fails_the_run_with_one_line_and_keeps_the_last_snapshot(tmp_path, prefect_api_env):
     disk = tmp_path / "disk"
     if not _mount_tmpfs(disk, "700k"):
         if os.environ.get("CI"):
@@ -130,7 +132,9 @@ def test_a_full_disk_fails_the_run_with_one_line_and_keeps_the_last_snapshot(tmp
     try:
         wh = disk / "wh"
         seeds = Path(__file__).resolve().parents[2] / "seeds"
-        first = subprocess.run([str(FPWATCH), "run", str(seeds), "-w", str(wh)], env=_env(),
+        # The first run only fills the lake (session's Prefect API); the failing one runs as a user's
+        # does, with its own temporary Prefect server, whose stop must not add to the one line.
+        first = subprocess.run([str(FPWATCH), "run", str(seeds), "-w", str(wh)], env=_env(**prefect_api_env),
                                capture_output=True, text=True, timeout=600)
         assert first.returncode == 0, first.stderr[-2000:]
         big = tmp_path / "big"

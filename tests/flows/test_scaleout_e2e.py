@@ -31,6 +31,11 @@ DAYS = [dt.date(2021, 12, 1) + dt.timedelta(days=i) for i in range(10)]
 POOL = "fpwatch-test-pool"
 #: Short, so that the test sees a killed worker's run crash within two minutes (Prefect's minimum: 30 s).
 HEARTBEAT_S, ZOMBIE_S = 30, 60
+#: Prefect's polling, shortened for the test (the mechanisms are the same, the idle waits shorter):
+#: a run that finds the backfill-chunk concurrency limit full is rescheduled this many seconds later
+#: (server default 30 s), and a worker asks for scheduled runs this often (default 10 s). With the
+#: defaults most of the backfills' wall time was waiting (chunks of ~5 s of work started ~20 s apart).
+SLOT_WAIT_S, WORKER_QUERY_S = "2", "2"
 
 
 def _seed_text(number: str) -> str:
@@ -96,6 +101,7 @@ def cluster(own_postgres, tmp_path_factory):
                 f"postgresql+asyncpg://postgres@127.0.0.1:{postgres_server.port}/prefect_e2e"),
             # A loaded 2-core machine: Prefect's 5 s connection and statement timeouts are too tight.
             PREFECT_SERVER_DATABASE_CONNECTION_TIMEOUT="60", PREFECT_SERVER_DATABASE_TIMEOUT="60",
+            PREFECT_SERVER_DEPLOYMENTS_CONCURRENCY_SLOT_WAIT_SECONDS=SLOT_WAIT_S,
         ),
         root / "server.log",
     )
@@ -123,13 +129,20 @@ def cluster(own_postgres, tmp_path_factory):
         # The one-process reference is built meanwhile (its own SQLite catalog, no Dask, no pool).
         reference = root / "one-process"
         ref_env = {k: v for k, v in env.items() if k not in ("FPWATCH_CATALOG", "FPWATCH_DASK_ADDRESS")}
-        ref_env.update(FPWATCH_WAREHOUSE=str(reference), PREFECT_HOME=str(root / "reference-home"))
+        # FPWATCH_TRANSFORM_WORKERS=1: its batches are transformed in its own process, one after the
+        # other (the default starts a local Dask cluster of 2 workers, each loading spaCy, on the same
+        # 2 cores as the cluster this fixture is starting).
+        ref_env.update(FPWATCH_WAREHOUSE=str(reference), PREFECT_HOME=str(root / "reference-home"),
+                       FPWATCH_TRANSFORM_WORKERS="1")
         fpwatch = BIN / "fpwatch"
         one_process = _popen(["sh", "-c", f"'{fpwatch}' run '{corpus}' && '{fpwatch}' backfill "
                               f"--start {DAYS[0]} --end {DAYS[-1]}"], ref_env, root / "one-process.log")
         procs.append(one_process)
-        subprocess.run([str(BIN / "fpwatch"), "run", str(corpus)], env=env, cwd=REPO, check=True,
-                       capture_output=True, text=True, timeout=300)
+        # The lake the backfills reprocess, written while the deployments are registered (neither
+        # needs the other; `fpwatch run` is not a tagged deployment run, so no automation watches it).
+        first_run = _popen([str(fpwatch), "run", str(corpus)], {**env, "PREFECT_HOME": str(root / "first-run-home")},
+                           root / "first-run.log")
+        procs.append(first_run)
         deployed = subprocess.run([str(BIN / "fpwatch"), "deploy"], env=env, cwd=REPO, capture_output=True,
                                   text=True, timeout=300)
         assert deployed.returncode == 0, deployed.stdout + deployed.stderr
@@ -137,8 +150,10 @@ def cluster(own_postgres, tmp_path_factory):
         for i in (1, 2):
             workers[i] = _popen([str(BIN / "prefect"), "worker", "start", "--pool", POOL, "--name", f"worker-{i}",
                                  "--limit", "2"],  # a worker takes 2 runs at most: runs spread over both
-                                {**env, "PREFECT_HOME": str(root / f"worker-{i}-home")}, root / f"worker-{i}.log")
+                                {**env, "PREFECT_HOME": str(root / f"worker-{i}-home"),
+                                 "PREFECT_WORKER_QUERY_SECONDS": WORKER_QUERY_S}, root / f"worker-{i}.log")
             procs.append(workers[i])
+        assert first_run.wait(300) == 0, (root / "first-run.log").read_text()[-3000:]
         yield {"api": api, "client": client, "env": env, "root": root, "corpus": corpus, "lake": lake,
                "workers": workers, "catalog": postgres_server.catalog("lake_e2e"),
                "reference": reference, "one_process": one_process}

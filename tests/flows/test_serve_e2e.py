@@ -31,6 +31,8 @@ BIN = Path(sys.executable).parent
 #: A fresh server creates its database in ~14 s here (DESIGN.md); allow for a loaded machine.
 SERVER_START_TIMEOUT_S = 180
 RUN_TIMEOUT_S = 300
+#: Seconds between serve's queries for scheduled runs (Prefect's PREFECT_RUNNER_POLL_FREQUENCY, default 10).
+RUNNER_POLL_S = "2"
 FINAL_STATES = {"COMPLETED", "FAILED", "CRASHED", "CANCELLED"}
 #: Every deployment `fpwatch serve` registers (flows/jobs/deployments.py).
 SERVED = {"fpwatch-ingest", "fpwatch-backfill", "fpwatch-reprocess", "fpwatch-compact"}
@@ -104,6 +106,9 @@ def _start_serve(api: str, home: Path, warehouse: Path) -> subprocess.Popen:
         env=_clean_env(
             PREFECT_API_URL=api, PREFECT_HOME=str(home), FPWATCH_WAREHOUSE=str(warehouse),
             FPWATCH_INGEST_CRON="", FPWATCH_REPROCESS_CRON="", FPWATCH_COMPACT_CRON="",
+            # serve asks the server for scheduled runs every 10 s by default: each custom run of the
+            # tests waited up to that long before it started. Same runner, shorter idle wait.
+            PREFECT_RUNNER_POLL_FREQUENCY=RUNNER_POLL_S,
         ),
         cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, start_new_session=True,
     )
