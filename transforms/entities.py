@@ -803,7 +803,7 @@ def _clean_ner_span(body: str, s: int, e: int, label: str, gaz: Gazetteer):
     if label in ("PERSON", "ORG"):
         if last in _FACILITY_HEADS and (last != "Base" or text.endswith(" Air Base")):
             label = "FAC"
-        elif body[max(0, s - 4) : s].rstrip().endswith("of") and _SETTLEMENT_OF_RE.search(body, max(0, s - 30), s):
+        elif _after_settlement_noun(body, s):
             label = "GPE"
     if label in ("FAC", "GPE", "LOC", "ORG") and " " in text and (
         text.rsplit(" ", 1)[-1] in _EVENT_HEADS
@@ -840,13 +840,20 @@ def _merge_org_of_place(body: str, spans: list[tuple[int, int, str]]) -> list[tu
     return out
 
 
+def _after_settlement_noun(body: str, s: int) -> bool:
+    """Whether the span starting at ``s`` follows "town of", "city of"... (the cheap "of" test first:
+    it runs for most spans)."""
+    return body[max(0, s - 4) : s].rstrip().endswith("of") and bool(
+        _SETTLEMENT_OF_RE.search(body, max(0, s - 30), s)
+    )
+
+
 def _one_place_reading(body: str, spans: list[tuple[int, int, str]]) -> list[tuple[int, int, str]]:
     """A name the article calls a settlement once ("the city of Husaybah") is that place in all its
     other mentions ("fighting in Husaybah"), where the model read it as a person or organisation."""
     places = {
         body[s:e] for s, e, label in spans
-        if label == "GPE" and body[max(0, s - 4) : s].rstrip().endswith("of")
-        and _SETTLEMENT_OF_RE.search(body, max(0, s - 30), s)
+        if label == "GPE" and _after_settlement_noun(body, s)
     }
     if not places:
         return spans
