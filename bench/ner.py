@@ -119,6 +119,8 @@ def _strip_titles(text: str, s: int, e: int, gaz) -> int:
     """Start of the name in a gold Person span: leading country words, offices, honorifics."""
     for _ in range(8):
         span = text[s:e]
+        if span.isupper():
+            span = span.title()  # transcripts: "MR KIRBY", "SECRETARY KERRY"
         hits = gaz.find(span)
         if hits and hits[0].start == 0 and hits[0].end < len(span) and hits[0].alias_kind in ("name", "demonym"):
             rest = span[hits[0].end :]

@@ -338,6 +338,7 @@ class _Mention:
     kind: str
     role: str | None = None
     role_country: str | None = None
+    gpe_role: str | None = None  # set by a rule that knows it ("the Assad regime": government)
 
 
 # --------------------------------------------------------------------------------------------
@@ -425,7 +426,9 @@ def extract_entities(
         pl.DataFrame(schema=MENTIONS_SCHEMA)
     )
     mentions = mentions.select(list(MENTIONS_SCHEMA))
-    return mentions, registry.frame()
+    entities = registry.frame()
+    # a rule may replace a mention after its entity was registered ("Asad" -> "Asad regime")
+    return mentions, entities.filter(pl.col("entity_id").is_in(mentions["entity_id"].unique().implode()))
 
 
 # --------------------------------------------------------------------------------------------
@@ -480,6 +483,14 @@ class _EntityRegistry:
         self.names[eid][name] += 1
         return eid
 
+    def retract(self, entity_id: str, name: str) -> None:
+        """Take back one written form of an uncurated entity (a mention a later rule replaced)."""
+        votes = self.names.get(entity_id)
+        if votes is not None and votes[name] > 0:
+            votes[name] -= 1
+            if votes[name] == 0:
+                del votes[name]
+
     def vote_country(self, entity_id: str, country: str) -> None:
         if entity_id.startswith("ner:"):
             self.countries[entity_id][country] += 1
@@ -532,7 +543,7 @@ class _EntityRegistry:
         rows = []
         for eid, row in self.rows.items():
             row = dict(row)
-            if eid in self.names:
+            if self.names.get(eid):
                 # Most frequent written form, ties broken alphabetically: deterministic. A form
                 # written in capitals (a dateline "TOKYO", a headline) loses to any other form.
                 # A person's full name beats the family name alone, however often that is written.
@@ -650,6 +661,8 @@ def link_article(
     # 4. NER spans: link to the gazetteer, then coreference for people, then new entities
     final.extend(_link_ner_spans(body, ner_kept, gaz, registry, final, forced))
     final.extend(_large_cities(body, final, ner, gaz, registry))
+    final = _regime_mentions(body, final, gaz, registry)
+    final = _acronym_mentions(body, final, gaz, registry)
 
     # 5. roles, and nominal coreference ("the secretary")
     final.sort(key=lambda mm: (mm.start, mm.end))
@@ -670,8 +683,8 @@ def link_article(
     for mm in final:
         if mm.kind in (NAME, METONYM) and _MODIFIER_SUFFIX_RE.match(body, mm.end):
             mm.kind = MODIFIER
-        gpe_role = None
-        if mm.entity_id.startswith("fp:country/"):
+        gpe_role = mm.gpe_role
+        if gpe_role is None and mm.entity_id.startswith("fp:country/"):
             if mm.kind in (NAME, METONYM):
                 gpe_role = roles.get(id(mm))
             elif mm.kind == DEMONYM and _plural_demonym(body[mm.start : mm.end], mm.entity_id, gaz):
@@ -1015,6 +1028,150 @@ def _link_ner_spans(body, spans, gaz, registry, existing, forced=None) -> list[_
         if label == "EVENT":
             events.setdefault(text, eid)
     out.extend(resolved.values())
+    return out
+
+
+# "the Assad regime", "the Syrian regime", "the Taliban regime": a name right before "regime".
+_REGIME_AFTER_RE = re.compile(r" [Rr]egime\b")
+
+
+def _regime_mentions(body: str, mentions: list[_Mention], gaz: Gazetteer, registry: _EntityRegistry) -> list[_Mention]:
+    """"<name> regime" is a mention of a government (CAMEO codes "Assad regime" as SYR GOV): after a
+    country, its demonym or capital ("the Syrian regime", "the Pyongyang regime") or a curated
+    leader of a country ("the Assad regime"), the mention is that country acting as a state
+    (gpe_role 'government'); after a name the gazetteer does not know ("the Castro regime", read
+    as a person or an organisation) it is an organisation of that name. A curated organisation
+    keeps its mention ("the EU regime" is a set of rules, "the Taliban regime" is the Taliban), and
+    a possessive ("Assad's regime") keeps the person."""
+    out = []
+    for mm in mentions:
+        m = _REGIME_AFTER_RE.match(body, mm.end)
+        if m is None or mm.kind == "nominal":
+            out.append(mm)
+            continue
+        end = m.end()
+        eid = mm.entity_id
+        row = registry.rows.get(eid, {})
+        etype = row.get("entity_type")
+        ent = gaz.entity(eid)
+        if eid.startswith("fp:country/"):
+            mm.end, mm.gpe_role = end, GOVERNMENT
+        elif etype == "PERSON" and ent is not None and ent.country_code and gaz.entity(f"fp:country/{ent.country_code}"):
+            mm = _Mention(mm.start, end, registry.curated(f"fp:country/{ent.country_code}"), mm.method, METONYM,
+                          gpe_role=GOVERNMENT)
+        elif etype in ("PERSON", "ORG") and ent is None:
+            surface = body[mm.start : mm.end]
+            if eid.startswith("ner:"):
+                registry.retract(eid, surface)
+            name = " ".join(body[mm.start : end].split())
+            mm = _Mention(mm.start, end, registry.uncurated("ORG", name), "ner", NAME)
+        out.append(mm)
+    return out
+
+
+# "(AQI)", "(SDLP)", "(PvdA)": an abbreviation defined in brackets right after its long form.
+_ACRONYM_DEF_RE = re.compile(r"\s?\(\s?([A-Z][A-Za-z&]{1,9})\s?\)")
+# Text that may sit between the names an abbreviation's long form is made of.
+_LONG_FORM_GAP_RE = re.compile(r"[^.;:()\n\[\]]{0,40}")
+
+
+def _abbreviation_start(short: str, long: str) -> int | None:
+    """Schwartz & Hearst (2003): where in ``long`` the long form of ``short`` starts, or None. Each
+    letter of the abbreviation is found in order, right to left, in the long form; its first letter
+    must begin a word. The long form must start with that word."""
+    s = len(short) - 1
+    i = len(long) - 1
+    while s >= 0:
+        c = short[s].lower()
+        if not c.isalnum():
+            s -= 1
+            continue
+        while i >= 0 and (long[i].lower() != c or (s == 0 and i > 0 and long[i - 1].isalnum())):
+            i -= 1
+        if i < 0:
+            return None
+        i -= 1
+        s -= 1
+    start = i + 1
+    return start if start == 0 or not long[start - 1].isalnum() else None
+
+
+_CAPS_WORD_BEFORE_RE = re.compile(r"\b[A-Z]{2,}[\s,:]+$")
+_CAPS_WORD_AFTER_RE = re.compile(r"[\s,:]+[A-Z]{2,}\b")
+
+
+def _in_shouting(body: str, start: int, end: int) -> bool:
+    """Whether the word at ``body[start:end]`` sits between words in capitals."""
+    return bool(_CAPS_WORD_BEFORE_RE.search(body, max(0, start - 20), start) or _CAPS_WORD_AFTER_RE.match(body, end))
+
+
+def _acronym_mentions(body: str, mentions: list[_Mention], gaz: Gazetteer, registry: _EntityRegistry) -> list[_Mention]:
+    """An abbreviation defined in brackets after a name ("al-Qaeda in Iraq (AQI)", "Social
+    Democratic and Labour Party (SDLP)") is that entity wherever the article writes it. The long
+    form is the names before the bracket whose initials spell the abbreviation (Schwartz & Hearst);
+    names the model split ("al-Qaeda" + "in" + "Iraq") become one organisation when the first is one.
+    A bracket that spells no preceding name ("WASHINGTON (CNN)") is left alone."""
+    if "(" not in body or not mentions:
+        return mentions
+    mentions = sorted(mentions, key=lambda mm: (mm.start, mm.end))
+    ends = {mm.end: k for k, mm in enumerate(mentions)}
+    definitions: dict[str, str] = {}
+    drop: set[int] = set()
+    added: list[_Mention] = []
+    for m in _ACRONYM_DEF_RE.finditer(body):
+        short = m.group(1)
+        if sum(c.isupper() for c in short) < 2 or short in definitions:
+            continue
+        last = ends.get(m.start())
+        if last is None or last in drop:
+            continue
+        chosen = None
+        for first in range(last, max(-1, last - 4), -1):
+            head = mentions[first]
+            if first < last and not _LONG_FORM_GAP_RE.fullmatch(body, mentions[first].end, mentions[first + 1].start):
+                break
+            start = _abbreviation_start(short, body[head.start : mentions[last].end])
+            if start == 0:
+                chosen = first
+                break
+        if chosen is None:
+            continue
+        head = mentions[chosen]
+        if chosen == last:
+            eid = head.entity_id
+        else:
+            if _entity_type(head.entity_id, gaz, registry) != "ORG":
+                continue
+            long = " ".join(body[head.start : mentions[last].end].split())
+            # the curated entity either form names: "Islamic State of Iraq and al-Sham (ISIS)"
+            names = [en for en in gaz.lookup(long) if en.alias_kind == NAME] or [
+                en for en in gaz.lookup(short)
+                if en.alias_kind == NAME and getattr(gaz.entity(en.entity_id), "entity_type", None) == "ORG"
+            ]
+            for k in range(chosen, last + 1):
+                inner = mentions[k]
+                if inner.entity_id.startswith("ner:"):
+                    registry.retract(inner.entity_id, body[inner.start : inner.end])
+                drop.add(k)
+            eid = registry.curated(names[0].entity_id) if len(names) == 1 else registry.uncurated("ORG", long)
+            added.append(_Mention(head.start, mentions[last].end, eid, "ner", NAME))
+        definitions[short] = eid
+    if not definitions:
+        return mentions
+    out = [mm for k, mm in enumerate(mentions) if k not in drop] + added
+    by_span = {(mm.start, mm.end): mm for mm in out}
+    for short, eid in definitions.items():
+        for m in re.finditer(rf"(?<![\w-]){re.escape(short)}(?![\w-])", body):
+            mm = by_span.get((m.start(), m.end()))
+            if mm is not None:
+                if mm.entity_id != eid and mm.entity_id.startswith("ner:"):
+                    registry.retract(mm.entity_id, short)
+                    mm.entity_id, mm.method = eid, "coref"
+                continue
+            if any(o.start < m.end() and m.start() < o.end for o in out) or _in_shouting(body, m.start(), m.end()):
+                continue  # "WHAT IS NEXT": a word of a line in capitals, not "IS"
+            out.append(_Mention(m.start(), m.end(), eid, "coref", NAME))
+    out.sort(key=lambda mm: (mm.start, mm.end))
     return out
 
 

@@ -262,3 +262,56 @@ def test_group_heads_make_organisations_and_a_party_of_a_country_is_one_organisa
     assert ids["Agrarian Party of Moldova"].startswith("ner:org:")
     assert "Moldova" not in ids and "Agrarian Party" not in ids
     assert ids["Samir Haddad"].startswith("ner:person:")
+
+
+def test_a_regime_named_after_a_leader_or_a_country_is_that_government(gaz):
+    body = ("The Assad regime shelled the town while the Iranian regime watched. The Obrenovic regime "
+            "fell years ago. Assad's regime denied it, and the EU regime on tariffs stays.")
+    spans = _spans(body, ("Assad", "PERSON"), ("Iranian", "NORP"), ("Obrenovic", "PERSON"), ("EU", "ORG"))
+    second = body.index("Assad's")
+    spans.append((second, second + 5, "PERSON"))
+    rows = _by_surface(link_article(body, spans, gaz))
+    assert rows["Assad regime"]["entity_id"] == "fp:country/SYR"
+    assert rows["Assad regime"]["gpe_role"] == "government"
+    assert rows["Iranian regime"]["entity_id"] == "fp:country/IRN"
+    assert rows["Iranian regime"]["gpe_role"] == "government"
+    assert rows["Obrenovic regime"]["entity_id"].startswith("ner:org:")
+    assert "Obrenovic" not in rows
+    assert rows["Assad"]["entity_id"] == "fp:person/bashar-al-assad"  # a possessive keeps the person
+    assert rows["EU"]["entity_id"] == "fp:org/eu" and "EU regime" not in rows  # a set of rules
+
+
+def test_a_replaced_mention_leaves_no_entity_behind(nlp, gaz):
+    frame = pl.DataFrame({"article_id": ["a"], "body": ["The Obrenovic regime collapsed in 2011 after months of fighting."]})
+    mentions, entities = extract_entities(frame, nlp, gaz)
+    assert "Obrenovic regime" in mentions["surface"].to_list()
+    assert set(entities["entity_id"]) == set(mentions["entity_id"])
+    assert "Obrenovic" not in entities["canonical_name"].to_list()
+
+
+def test_an_abbreviation_defined_in_brackets_is_its_long_form_everywhere(gaz):
+    body = ("The Wadi Halfa Liberation Front (WHLF) took the dam. WHLF fighters held it for a week. "
+            "The Popular Congress in Qasrland (PCQ) condemned the attack, and the PCQ asked for talks. "
+            "WASHINGTON (CNN) reported it. WHAT IS NEXT FOR PCQ")
+    spans = _spans(body, ("Wadi Halfa Liberation Front", "ORG"), ("WHLF fighters", "ORG"),
+                   ("Popular Congress", "ORG"), ("Qasrland", "GPE"), ("WASHINGTON", "GPE"), ("CNN", "ORG"))
+    rows = link_article(body, spans, gaz)
+    ids = {}
+    for r in rows:
+        ids.setdefault(r["surface"], set()).add(r["entity_id"])
+    front = ids["Wadi Halfa Liberation Front"]
+    assert ids["WHLF"] == front and len(front) == 1
+    assert sum(r["surface"] == "WHLF" for r in rows) == 1  # "WHLF fighters" keeps its own span
+    congress = ids["Popular Congress in Qasrland"]  # the model's two names are one organisation
+    assert congress and next(iter(congress)).startswith("ner:org:")
+    assert "Popular Congress" not in ids and "Qasrland" not in ids
+    assert ids["PCQ"] == congress
+    assert sum(r["surface"] == "PCQ" for r in rows) == 2  # not in the line in capitals
+    assert ids["CNN"] != ids["WASHINGTON"]  # a bracket that spells no name before it
+
+
+def test_an_abbreviation_of_a_curated_name_keeps_the_curated_entity(gaz):
+    body = "Fighters of the Islamic State of Iraq and al-Sham (ISIS) entered the town. ISIS later left."
+    spans = _spans(body, ("Islamic State", "ORG"), ("Iraq", "GPE"))
+    rows = link_article(body, spans, gaz)
+    assert {r["entity_id"] for r in rows if "ISIS" in r["surface"] or "Islamic" in r["surface"]} == {"fp:org/isis"}
