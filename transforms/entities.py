@@ -32,6 +32,7 @@ from transforms.gazetteer import (
     GazEntity,
     GazMatch,
     Place,
+    _last_word_run,
     normalize_key,
 )
 
@@ -74,7 +75,8 @@ ENTITIES_SCHEMA = {
 NER_KINDS = {"PERSON": "person", "ORG": "org", "GPE": "place", "LOC": "place", "NORP": "group", "EVENT": "event"}
 
 # Sentence boundaries: end punctuation then space and a capital/quote, or a blank line.
-_SENT_END_RE = re.compile(r"(?<=[.!?…])[\"'”’)]*\s+(?=[\"“‘(]?[A-Z0-9])|\n\s*\n|\n(?=\s*[•\-*])")
+# (starts with its punctuation, not a lookbehind: re then scans for the first characters fast)
+_SENT_END_RE = re.compile(r"[.!?…][\"'”’)]*\s+(?=[\"“‘(]?[A-Z0-9])|\n\s*\n|\n(?=\s*[•\-*])")
 # Abbreviations after which a full stop does not end a sentence.
 _ABBREVIATIONS = re.compile(
     r"(?:\b(?:U\.S|U\.K|U\.N|E\.U|Mr|Mrs|Ms|Dr|Prof|Gen|Lt|Col|Sen|Rep|Gov|St|Jr|Sr|No|Dec|Jan|"
@@ -221,6 +223,20 @@ _ADDRESSEE_BEFORE_RE = re.compile(
     r"critici[sz](?:e|es|ed|ing)|congratulat(?:e|es|ed|ing)|persuad(?:e|es|ed|ing)|"
     r"sanctions? (?:against|on))\s+(?:the\s+)?$"
 )
+# The last words of those patterns' matches (before an optional "the"): a cheap test first.
+_ACTOR_WORDS = frozenset({"ally", "allies", "partner", "partners", "backer", "backers", "adversary", "rival"})
+_PREPOSITIONS = frozenset(
+    "in into of from to at on across inside within throughout near by with for against between among over "
+    "under toward towards via around outside about than like including".split()
+)
+_ADDRESSEE_LAST_WORDS = frozenset(
+    [f"{stem}{end}" for stem in ("urg", "pressur", "invit", "encourag", "accus", "blam", "congratulat", "persuad",
+                                 "criticis", "criticiz")
+     for end in ("e", "es", "ed", "ing")]
+    + [f"{stem}{end}" for stem in ("press", "thank", "ask", "tell", "warn", "condemn")
+       for end in ("", "s", "es", "ed", "ing")]
+    + ["told", "on", "upon", "against"]
+)
 _ADVERBS = frozenset({"also", "now", "again", "still", "already", "further", "then", "too", "not", "never",
                       "once", "jointly", "today", "yesterday", "recently", "always", "often", "soon"})
 
@@ -255,14 +271,26 @@ def gpe_role_of(body: str, start: int, end: int, *, subject_start: int | None = 
     before an object-like word ("Iran talks resume": a noun). ``subject_start`` is where the
     subject begins when the name ends a coordination ("Japan and India signed"); ``verb=False``
     checks the apposition only."""
-    if _ACTOR_APPOSITION_RE.search(body, max(0, start - 40), start) or _POSSESSIVE_ACT_RE.match(body, end):
+    # The three "...word $" patterns below end at the name: each is searched only when the word
+    # before the name (or before "the") could end a match, which few do (they cost a search of 40
+    # characters each, for every country mention).
+    before = _words_before(body, start)
+    if (before in _ACTOR_WORDS and _ACTOR_APPOSITION_RE.search(body, max(0, start - 40), start)) or (
+        _POSSESSIVE_ACT_RE.match(body, end)
+    ):
         return GOVERNMENT
-    if _ADDRESSEE_BEFORE_RE.search(body[max(0, start - 40) : start]) and not body.startswith(("'s", "’s"), end):
+    if (
+        before in _ADDRESSEE_LAST_WORDS
+        and _ADDRESSEE_BEFORE_RE.search(body[max(0, start - 40) : start])
+        and not body.startswith(("'s", "’s"), end)
+    ):
         return GOVERNMENT
     if not verb:
         return None
     first = start if subject_start is None else subject_start
-    if _PREPOSITION_BEFORE_RE.search(body[max(0, first - 40) : first]):
+    if _words_before(body, first).lower() in _PREPOSITIONS and _PREPOSITION_BEFORE_RE.search(
+        body[max(0, first - 40) : first]
+    ):
         return None
     if _ACTOR_PREDICATE_RE.match(body, end):
         return GOVERNMENT
@@ -295,6 +323,17 @@ def gpe_role_of(body: str, start: int, end: int, *, subject_start: int | None = 
             return None  # "Russia continuing its ...": no finite verb
         return GOVERNMENT
     return None
+
+
+def _words_before(body: str, start: int) -> str:
+    """The word right before ``body[start]`` (its trailing run of word characters), or the one
+    before that when it is "the"/"The": "calls on the" -> "on", "(in" -> "in"."""
+    tokens = body[max(0, start - 40) : start].split()
+    for token in reversed(tokens[-2:]):
+        word = _last_word_run(token)
+        if word not in ("the", "The") or token is tokens[0]:
+            return word
+    return ""
 
 
 def _word_end(text: str, index: int) -> int:
@@ -577,7 +616,7 @@ def split_sentences(text: str) -> list[int]:
         if m.group(0).startswith("\n") or "\n\n" in m.group(0):
             starts.append(m.end())
             continue
-        before = text[max(0, m.start() - 6) : m.start()]
+        before = text[max(0, m.start() - 5) : m.start() + 1]  # up to the full stop
         if _ABBREVIATIONS.search(before):
             continue
         starts.append(m.end())
@@ -717,7 +756,8 @@ def _coordinated_roles(body: str, mentions: list[_Mention]) -> dict[int, str]:
             j += 1
         role = gpe_role_of(body, countries[j].start, countries[j].end, subject_start=countries[k].start)
         for mm in countries[k : j + 1]:
-            own = role or gpe_role_of(body, mm.start, mm.end, subject_start=mm.start, verb=False)
+            # (a lone name's apposition test ran in the call above already)
+            own = role or (j > k and gpe_role_of(body, mm.start, mm.end, subject_start=mm.start, verb=False)) or None
             if own is not None:
                 roles[id(mm)] = own
         k = j + 1
@@ -881,6 +921,8 @@ def _strip_person_prefix(body: str, s: int, e: int, gaz: Gazetteer) -> int:
         if m:
             s += m.end()
             continue
+        if not gaz.may_hold_role(text):
+            break
         m = gaz.role_pattern.match(text)
         if m and m.end() < len(text) and text[m.end()] == " ":
             s += m.end() + 1
@@ -1070,7 +1112,7 @@ def _regime_mentions(body: str, mentions: list[_Mention], gaz: Gazetteer, regist
 
 
 # "(AQI)", "(SDLP)", "(PvdA)": an abbreviation defined in brackets right after its long form.
-_ACRONYM_DEF_RE = re.compile(r"\s?\(\s?([A-Z][A-Za-z&]{1,9})\s?\)")
+_ACRONYM_DEF_RE = re.compile(r"\(\s?([A-Z][A-Za-z&]{1,9})\s?\)")  # a literal "(" first: a fast scan
 # Text that may sit between the names an abbreviation's long form is made of.
 _LONG_FORM_GAP_RE = re.compile(r"[^.;:()\n\[\]]{0,40}")
 
@@ -1111,7 +1153,7 @@ def _acronym_mentions(body: str, mentions: list[_Mention], gaz: Gazetteer, regis
     form is the names before the bracket whose initials spell the abbreviation (Schwartz & Hearst);
     names the model split ("al-Qaeda" + "in" + "Iraq") become one organisation when the first is one.
     A bracket that spells no preceding name ("WASHINGTON (CNN)") is left alone."""
-    if "(" not in body or not mentions:
+    if not mentions or "(" not in body or not _ACRONYM_DEF_RE.search(body):
         return mentions
     mentions = sorted(mentions, key=lambda mm: (mm.start, mm.end))
     ends = {mm.end: k for k, mm in enumerate(mentions)}
@@ -1122,7 +1164,8 @@ def _acronym_mentions(body: str, mentions: list[_Mention], gaz: Gazetteer, regis
         short = m.group(1)
         if sum(c.isupper() for c in short) < 2 or short in definitions:
             continue
-        last = ends.get(m.start())
+        pos = m.start()
+        last = ends.get(pos - 1 if pos and body[pos - 1].isspace() else pos)
         if last is None or last in drop:
             continue
         chosen = None
@@ -1217,9 +1260,12 @@ def _split_trailing_person(body: str, spans: list[tuple[int, int, str]]) -> list
 def _large_cities(body: str, mentions: list[_Mention], ner, gaz: Gazetteer, registry) -> list[_Mention]:
     """Large cities named where neither the gazetteer nor the model found anything."""
     taken = sorted([(mm.start, mm.end) for mm in mentions] + [(s, e) for s, e, _ in ner])
-    person_words = {w for s, e, label in ner if label == "PERSON" for w in body[s:e].split()}
+    person_words = None
     out = []
     for start, end in gaz.find_large_cities(body, FREE_TEXT_CITY_MIN_POPULATION):
+        i = bisect.bisect_left(taken, (end, end))
+        if (i > 0 and taken[i - 1][1] > start) or (i < len(taken) and taken[i][0] < end):
+            continue  # a mention or a model's span is there already (most cities): the cheap test first
         name = body[start:end]
         if (
             not _CAPITALISED_RUN_RE.fullmatch(name)
@@ -1230,12 +1276,9 @@ def _large_cities(body: str, mentions: list[_Mention], ner, gaz: Gazetteer, regi
         places = gaz.lookup_place(name)
         if not places or places[0].kind != "city" or places[0].population < FREE_TEXT_CITY_MIN_POPULATION:
             continue
+        if person_words is None:
+            person_words = {w for s, e, label in ner if label == "PERSON" for w in body[s:e].split()}
         if name in person_words:
-            continue
-        i = bisect.bisect_left(taken, (end, end))
-        if i > 0 and taken[i - 1][1] > start:
-            continue
-        if i < len(taken) and taken[i][0] < end:
             continue
         out.append(_Mention(start, end, registry.curated(places[0].entity_id), "gazetteer", NAME))
     return out
@@ -1367,10 +1410,13 @@ def _find_role(body, s, e, gaz: Gazetteer, sent_starts) -> tuple[str | None, str
     sent_start = sent_starts[bisect.bisect_right(sent_starts, s) - 1]
     window_start = max(sent_start, s - 90)
     before = body[window_start:s]
-    for m in gaz.role_pattern.finditer(before):
-        if before[m.end() :].strip() == "":
-            role = gaz.roles[m.group(0)]
-            return role, _qualifier_country(before[: m.start()], gaz)
+    tail = before.rstrip()
+    # a title right before the name ends with one of the titles' last words (most names have none)
+    if tail and tail[-1].isalnum() and _last_word_run(tail) in gaz.role_last_words:
+        for m in gaz.role_pattern.finditer(before):
+            if before[m.end() :].strip() == "":
+                role = gaz.roles[m.group(0)]
+                return role, _qualifier_country(before[: m.start()], gaz)
     after = body[e : e + 80]
     am = re.match(r"\s*,\s*(?:the\s+|a\s+|then\s+)?", after)
     if am:
@@ -1442,6 +1488,9 @@ def _office_index(gaz: Gazetteer) -> dict[tuple[str, str], tuple[tuple[str, int,
     return index
 
 
+_NAME_AFTER_TITLE_RE = re.compile(r"\s+[A-Z]")
+
+
 def _office_holders(body, mentions, gaz: Gazetteer, registry, on_date) -> list[_Mention]:
     """"Japan's foreign minister" with no name after it: the curated person holding that office for
     that country on the article's date, when exactly one does."""
@@ -1449,22 +1498,22 @@ def _office_holders(body, mentions, gaz: Gazetteer, registry, on_date) -> list[_
     taken_starts = [s for s, _ in taken]
     max_end = list(itertools.accumulate((e for _, e in taken), max))  # of the mentions starting so far
     out = []
-    for m in gaz.role_pattern.finditer(body):
-        if re.match(r"\s+[A-Z]", body[m.end() : m.end() + 2]):
+    for m_start, m_end, title in gaz.find_roles(body):
+        if _NAME_AFTER_TITLE_RE.match(body, m_end, m_end + 2):
             continue  # "Foreign Minister Yoshimasa Hayashi": the name is the mention
-        before = bisect.bisect_left(taken_starts, m.end())  # mentions starting before the title ends
-        if before and max_end[before - 1] > m.start():
+        before = bisect.bisect_left(taken_starts, m_end)  # mentions starting before the title ends
+        if before and max_end[before - 1] > m_start:
             continue  # a mention overlaps the title
-        country = _qualifier_country(body[max(0, m.start() - 60) : m.start()], gaz)
+        country = _qualifier_country(body[max(0, m_start - 60) : m_start], gaz)
         if country is None:
             continue
-        role = gaz.roles[m.group(0)]
+        role = gaz.roles[title]
         holders = [
             eid for eid, start, end in _office_index(gaz).get((country, role), ()) if start <= on_date.year <= end
         ]
         holders = list(dict.fromkeys(holders))
         if len(holders) == 1:
-            out.append(_Mention(m.start(), m.end(), registry.curated(holders[0]), "coref", "nominal", role=role))
+            out.append(_Mention(m_start, m_end, registry.curated(holders[0]), "coref", "nominal", role=role))
     return out
 
 

@@ -134,10 +134,7 @@ class Gazetteer:
         for alias, entries in self.aliases.items():
             key = normalize_key(alias)
             self._lookup[key] = self._lookup.get(key, ()) + entries
-        roles = sorted(self.roles, key=len, reverse=True)
-        self._role_pattern = re.compile(
-            r"(?<![\w-])(?:" + "|".join(re.escape(r) for r in roles) + r")(?![\w-])"
-        )
+        self._role_pattern = re.compile(r"(?<![\w-])(?:" + _trie_regex(self.roles) + r")(?![\w-])")
 
     def find(self, text: str) -> list[GazMatch]:
         """All non-overlapping alias matches in ``text`` (leftmost, then longest), each a whole
@@ -178,6 +175,32 @@ class Gazetteer:
     def role_pattern(self) -> re.Pattern:
         return self._role_pattern
 
+    @property
+    def role_last_words(self) -> frozenset[str]:
+        """The last words of the office titles ("Minister", "State", "General"): a title can end a
+        text only where its last word does."""
+        words = self.__dict__.get("_role_last_words")
+        if words is None:
+            words = self.__dict__["_role_last_words"] = frozenset(_last_word_run(r) for r in self.roles)
+        return words
+
+    def _roles_automaton(self) -> ahocorasick.Automaton:
+        automaton = self.__dict__.get("_role_automaton")
+        if automaton is None:
+            automaton = self.__dict__["_role_automaton"] = _automaton(self.roles)
+        return automaton
+
+    def find_roles(self, text: str) -> list[tuple[int, int, str]]:
+        """``(start, end, title)`` of the office titles in ``text``: what ``role_pattern.finditer``
+        finds, through an Aho-Corasick automaton (a whole article is scanned ~3x faster)."""
+        return _scan(self._roles_automaton(), text, "-", "-")
+
+    def may_hold_role(self, text: str) -> bool:
+        """Whether an office title is written anywhere in ``text``, even inside a word: a cheap
+        test before ``role_pattern`` (most names hold none)."""
+        automaton = self._roles_automaton()
+        return automaton.kind != ahocorasick.EMPTY and next(automaton.iter(text), None) is not None
+
     def entity(self, entity_id: str) -> GazEntity | None:
         ent = self.entities.get(entity_id)
         if ent is None and entity_id in self._places_by_id:
@@ -210,8 +233,20 @@ class Gazetteer:
         ]
 
     def lookup_place(self, surface: str) -> tuple[Place, ...]:
-        """GeoNames cities and US states written ``surface`` (most populous first)."""
-        return self.places.get(normalize_key(surface), ())
+        """GeoNames cities and US states written ``surface`` (most populous first). An Arabic
+        name's article is written many ways ("al-Hilla", "Al Hilla", "Hilla"; "ar-Raqqa"; a hyphen only: "Al Gore" is a person): a name
+        GeoNames lacks in one form is looked up in the others."""
+        places = self.places.get(normalize_key(surface), ())
+        if not places:
+            m = _ARABIC_ARTICLE_RE.match(surface)
+            if m:
+                rest = surface[m.end() :]
+                places = self.places.get(normalize_key("Al " + rest), ()) or self.places.get(normalize_key(rest), ())
+        return places
+
+
+# The Arabic article before a place name, in its common transliterations ("al-", "El ", "ar-").
+_ARABIC_ARTICLE_RE = re.compile(r"(?:[Aa]l|[Ee]l|[Aa][rsdntz]|[Aa]sh)-(?=[A-Z])")
 
 
 @functools.lru_cache(maxsize=1 << 16)
@@ -230,6 +265,35 @@ def _normalize_key(text: str) -> str:
     text = "".join(ch for ch in text if not unicodedata.combining(ch))
     text = text.replace("’", "'").replace("‘", "'").replace("`", "'")
     return " ".join(text.casefold().split())
+
+
+def _last_word_run(text: str) -> str:
+    """The trailing run of word characters of ``text`` ("Secretary-General" -> "General")."""
+    k = len(text)
+    while k and (text[k - 1].isalnum() or text[k - 1] == "_"):
+        k -= 1
+    return text[k:]
+
+
+def _trie_regex(words: Iterable[str]) -> str:
+    """A regex matching exactly ``words``, longest first, with their common prefixes factored out
+    ("Foreign (?:Minister|Secretary)"): Python's ``re`` tries an alternation branch by branch at
+    every offset, and the factored form is ~2x faster on article text than the sorted alternation."""
+    trie: dict = {}
+    for word in words:
+        node = trie
+        for ch in word:
+            node = node.setdefault(ch, {})
+        node[""] = {}
+
+    def build(node: dict) -> str:
+        branches = [re.escape(ch) + build(child) for ch, child in sorted(node.items()) if ch]
+        if not branches:
+            return ""
+        body = branches[0] if len(branches) == 1 else "(?:" + "|".join(branches) + ")"
+        return f"(?:{body})?" if "" in node else body
+
+    return build(trie)
 
 
 def _automaton(words: Iterable[str]) -> ahocorasick.Automaton:

@@ -71,3 +71,22 @@ def test_no_break_spaces_match_where_the_alias_has_a_space(gaz):
     assert [s for _, _, s in _found(gaz, "the United\u202fStates and United\u2009States")] == [
         "United\u202fStates", "United\u2009States"]
     assert not re.search("United", " ".join(s for _, _, s in _found(gaz, "United\tStates")))
+
+
+def test_office_titles_found_by_the_automaton_are_what_the_title_pattern_finds():
+    gaz = load_gazetteer()
+    text = ("The Foreign Minister met the prime minister, ex-President Obama and UN Secretary-General "
+            "Guterres; the Minister of Foreign Affairs' aide, Ministers and the Vice President-elect.")
+    expected = [(m.start(), m.end(), m.group(0)) for m in gaz.role_pattern.finditer(text)]
+    assert gaz.find_roles(text) == expected
+    assert [t for _, _, t in expected] == ["Foreign Minister", "prime minister", "Secretary-General",
+                                           "Minister of Foreign Affairs"]  # not "President-elect"
+    assert gaz.may_hold_role("Ministers") and not gaz.may_hold_role("Antony Blinken")
+
+
+def test_an_arabic_place_name_is_found_whatever_the_form_of_its_article():
+    gaz = load_gazetteer()
+    hilla = gaz.lookup_place("Al Hilla")
+    assert hilla and gaz.lookup_place("al-Hilla") == hilla and gaz.lookup_place("Hilla") == hilla
+    assert gaz.lookup_place("ar-Raqqa") == gaz.lookup_place("Raqqa") != ()
+    assert gaz.lookup_place("Al Gore") == gaz.places.get("al gore", ())  # "Al " with a space is a given name

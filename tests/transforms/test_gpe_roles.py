@@ -138,3 +138,33 @@ def test_a_kunya_the_model_calls_a_group_is_a_person_and_so_is_its_short_form(ga
 )
 def test_a_base_form_after_the_name_is_a_verb_only_before_an_object(gaz, body, country, role):
     assert _roles(body, gaz)[country] == role
+
+
+def test_the_cheap_word_test_before_each_pattern_never_hides_a_match():
+    """gpe_role_of searches its "...word $" patterns only after the word before the name passed a
+    set lookup: every phrase the patterns match must pass it."""
+    from transforms.entities import (
+        _ACTOR_APPOSITION_RE, _ACTOR_WORDS, _ADDRESSEE_BEFORE_RE, _ADDRESSEE_LAST_WORDS, _PREPOSITION_BEFORE_RE,
+        _PREPOSITIONS, _words_before,
+    )
+    verbs = ("urge urges urged urging call on calls upon called on pressed press pressure pressured thanked "
+             "asks told tells telling warned invites encouraged accuse blamed condemns criticised criticizing "
+             "congratulated persuading sanctions against sanction on").split()
+    phrases = [f"we {v} " for v in verbs] + [f"they {a} {b} the " for a, b in zip(verbs, verbs[1:])]
+    phrases += [f"our {w} " for w in ("ally", "allies", "partner", "backers", "adversary", "rival")]
+    phrases += [f"troops {p} the " for p in sorted(_PREPOSITIONS)] + [f"Talks {p.title()} " for p in sorted(_PREPOSITIONS)]
+    checked = 0
+    for phrase in phrases:
+        body = phrase + "Syria"
+        start = len(phrase)
+        word = _words_before(body, start)
+        if _ACTOR_APPOSITION_RE.search(body, 0, start):
+            assert word in _ACTOR_WORDS, phrase
+            checked += 1
+        if _ADDRESSEE_BEFORE_RE.search(body[:start]):
+            assert word in _ADDRESSEE_LAST_WORDS, phrase
+            checked += 1
+        if _PREPOSITION_BEFORE_RE.search(body[:start]):
+            assert word.lower() in _PREPOSITIONS, phrase
+            checked += 1
+    assert checked > 60
