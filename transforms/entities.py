@@ -1017,6 +1017,7 @@ def _link_ner_spans(body, spans, gaz, registry, existing, forced=None) -> list[_
         ent = gaz.entity(mm.entity_id)
         if ent is not None and ent.kind == "person" and mm.kind == NAME:
             people.append((mm.start, mm.entity_id, _norm_name(body[mm.start : mm.end]).split()))
+    countries = {mm.entity_id[len("fp:country/"):] for mm in existing if mm.entity_id.startswith("fp:country/")}
     # full names first, so that a later (or earlier) surname finds them
     ordered = sorted(spans, key=lambda sp: (-len(body[sp[0] : sp[1]].split()), sp[0]))
     resolved: dict[tuple[int, int], _Mention] = {}
@@ -1043,7 +1044,7 @@ def _link_ner_spans(body, spans, gaz, registry, existing, forced=None) -> list[_
             resolved[(s, e)] = _Mention(s, e, eid, "ner", names[0].alias_kind)
             continue
         if not names:
-            place = _place_for_span(body, s, e, label, gaz, people)
+            place = _place_for_span(body, s, e, label, gaz, people, countries, spans)
             if place is not None:
                 resolved[(s, e)] = _Mention(s, e, registry.curated(place.entity_id), "ner", NAME)
                 continue
@@ -1284,7 +1285,8 @@ def _large_cities(body: str, mentions: list[_Mention], ner, gaz: Gazetteer, regi
     return out
 
 
-def _place_for_span(body: str, s: int, e: int, label: str, gaz: Gazetteer, people) -> Place | None:
+def _place_for_span(body: str, s: int, e: int, label: str, gaz: Gazetteer, people, countries=frozenset(),
+                    spans=()) -> Place | None:
     """The GeoNames place a span names, when the model or a locative says it is a place."""
     text = body[s:e]
     places = gaz.lookup_place(text)
@@ -1297,10 +1299,27 @@ def _place_for_span(body: str, s: int, e: int, label: str, gaz: Gazetteer, peopl
         city = next((p for p in places if p.kind == "city"), None)
         return city if city is not None and city.population >= NORP_CITY_MIN_POPULATION else None
     if label not in PLACE_LABELS:
-        if label not in ("PERSON", "ORG") or " " in text or not _PLACE_CUE_RE.search(body[max(0, s - 20) : s]):
+        if label not in ("PERSON", "ORG"):
             return None
+        if " " in text or not _PLACE_CUE_RE.search(body[max(0, s - 20) : s]):
+            # "Bandar Abbas", "Khan Yunis" read as a person in an article that names Iran, Gaza: a
+            # city of several words in a country the article names. Not one word ("Warren", "Taylor"
+            # and "Clinton" are US cities too), nor an organisation (a club named after its city).
+            city = places[0]
+            if (
+                label != "PERSON"
+                or " " not in text
+                or city.kind != "city"
+                or city.country_code not in countries
+                or body.startswith(("'s", "’s"), e)
+            ):
+                return None
         key = _norm_name(text)
-        if any(key in tokens for _, _, tokens in people):
+        words = key.split()
+        if any(w in tokens for _, _, tokens in people for w in words) or any(
+            w in _norm_name(body[ps:pe]).split()
+            for ps, pe, plabel in spans if plabel == "PERSON" and (ps, pe) != (s, e) for w in words
+        ):
             return None  # "in Jackson's view" after "Andrew Jackson": the person
     m = _PLACE_QUALIFIER_RE.match(body, e)
     if m:
