@@ -1018,6 +1018,9 @@ def _link_ner_spans(body, spans, gaz, registry, existing, forced=None) -> list[_
         if ent is not None and ent.kind == "person" and mm.kind == NAME:
             people.append((mm.start, mm.entity_id, _norm_name(body[mm.start : mm.end]).split()))
     countries = {mm.entity_id[len("fp:country/"):] for mm in existing if mm.entity_id.startswith("fp:country/")}
+    person_words = Counter(  # word -> how many spans read as a person hold it
+        w for s, e, label in spans if label == "PERSON" for w in set(_norm_name(body[s:e]).split())
+    )
     # full names first, so that a later (or earlier) surname finds them
     ordered = sorted(spans, key=lambda sp: (-len(body[sp[0] : sp[1]].split()), sp[0]))
     resolved: dict[tuple[int, int], _Mention] = {}
@@ -1044,7 +1047,7 @@ def _link_ner_spans(body, spans, gaz, registry, existing, forced=None) -> list[_
             resolved[(s, e)] = _Mention(s, e, eid, "ner", names[0].alias_kind)
             continue
         if not names:
-            place = _place_for_span(body, s, e, label, gaz, people, countries, spans)
+            place = _place_for_span(body, s, e, label, gaz, people, countries, person_words)
             if place is not None:
                 resolved[(s, e)] = _Mention(s, e, registry.curated(place.entity_id), "ner", NAME)
                 continue
@@ -1286,8 +1289,10 @@ def _large_cities(body: str, mentions: list[_Mention], ner, gaz: Gazetteer, regi
 
 
 def _place_for_span(body: str, s: int, e: int, label: str, gaz: Gazetteer, people, countries=frozenset(),
-                    spans=()) -> Place | None:
-    """The GeoNames place a span names, when the model or a locative says it is a place."""
+                    person_words: Counter | None = None) -> Place | None:
+    """The GeoNames place a span names, when the model or a locative says it is a place.
+    ``countries``: ISO codes of the countries the article names; ``person_words``: how many of the
+    article's spans the model reads as a person hold each (normalised) word."""
     text = body[s:e]
     places = gaz.lookup_place(text)
     if not places:
@@ -1316,11 +1321,13 @@ def _place_for_span(body: str, s: int, e: int, label: str, gaz: Gazetteer, peopl
                 return None
         key = _norm_name(text)
         words = key.split()
+        own = 1 if label == "PERSON" else 0  # the span itself is one of those spans
         if any(w in tokens for _, _, tokens in people for w in words) or any(
-            w in _norm_name(body[ps:pe]).split()
-            for ps, pe, plabel in spans if plabel == "PERSON" and (ps, pe) != (s, e) for w in words
+            (person_words or {}).get(w, 0) > own for w in words
         ):
-            return None  # "in Jackson's view" after "Andrew Jackson": the person
+            # "in Jackson's view" after "Andrew Jackson", "Winnie Mandela" with "Nelson Mandela": a
+            # word of another span read as a person
+            return None
     m = _PLACE_QUALIFIER_RE.match(body, e)
     if m:
         qualifier = m.group(1)
