@@ -1018,8 +1018,21 @@ def _link_ner_spans(body, spans, gaz, registry, existing, forced=None) -> list[_
         if ent is not None and ent.kind == "person" and mm.kind == NAME:
             people.append((mm.start, mm.entity_id, _norm_name(body[mm.start : mm.end]).split()))
     countries = {mm.entity_id[len("fp:country/"):] for mm in existing if mm.entity_id.startswith("fp:country/")}
-    person_words = Counter(  # word -> how many spans read as a person hold it
-        w for s, e, label in spans if label == "PERSON" for w in set(_norm_name(body[s:e]).split())
+    # one sense per article: a name the model reads as a person or group that a locative puts in a
+    # place once ("an attack in Erbil") names that place wherever the article repeats it. Only a
+    # place's own name spreads: GeoNames' other names include words and brands ("Google" is a name
+    # of Topeka), wrong wherever the cue misfired ("a change in Google's policy").
+    cued = {
+        body[s:e]
+        for s, e, label in spans
+        if label in ("PERSON", "ORG")
+        and _PLACE_CUE_RE.search(body[max(0, s - 20) : s])
+        and any(normalize_key(p.name) == normalize_key(body[s:e]) for p in gaz.lookup_place(body[s:e])[:1])
+    }
+    person_words = Counter(  # word -> how many names read as a person hold it (a name repeated counts once)
+        w
+        for key in {_norm_name(body[s:e]) for s, e, label in spans if label == "PERSON" and body[s:e] not in cued}
+        for w in set(key.split())
     )
     # full names first, so that a later (or earlier) surname finds them
     ordered = sorted(spans, key=lambda sp: (-len(body[sp[0] : sp[1]].split()), sp[0]))
@@ -1047,7 +1060,9 @@ def _link_ner_spans(body, spans, gaz, registry, existing, forced=None) -> list[_
             resolved[(s, e)] = _Mention(s, e, eid, "ner", names[0].alias_kind)
             continue
         if not names:
-            place = _place_for_span(body, s, e, label, gaz, people, countries, person_words)
+            # a layout rule's club ("Tokyo 2 Riverton 1") stays a club whatever else the article says
+            spread = frozenset() if forced and (s, e) in forced else cued
+            place = _place_for_span(body, s, e, label, gaz, people, countries, person_words, spread)
             if place is not None:
                 resolved[(s, e)] = _Mention(s, e, registry.curated(place.entity_id), "ner", NAME)
                 continue
@@ -1289,10 +1304,11 @@ def _large_cities(body: str, mentions: list[_Mention], ner, gaz: Gazetteer, regi
 
 
 def _place_for_span(body: str, s: int, e: int, label: str, gaz: Gazetteer, people, countries=frozenset(),
-                    person_words: Counter | None = None) -> Place | None:
+                    person_words: Counter | None = None, cued=frozenset()) -> Place | None:
     """The GeoNames place a span names, when the model or a locative says it is a place.
     ``countries``: ISO codes of the countries the article names; ``person_words``: how many of the
-    article's spans the model reads as a person hold each (normalised) word."""
+    article's distinct names the model reads as a person hold each (normalised) word; ``cued``:
+    names a locative puts in a place somewhere in the article."""
     text = body[s:e]
     places = gaz.lookup_place(text)
     if not places:
@@ -1306,7 +1322,7 @@ def _place_for_span(body: str, s: int, e: int, label: str, gaz: Gazetteer, peopl
     if label not in PLACE_LABELS:
         if label not in ("PERSON", "ORG"):
             return None
-        if " " in text or not _PLACE_CUE_RE.search(body[max(0, s - 20) : s]):
+        if " " in text or not (text in cued or _PLACE_CUE_RE.search(body[max(0, s - 20) : s])):
             # "Bandar Abbas", "Khan Yunis" read as a person in an article that names Iran, Gaza: a
             # city of several words in a country the article names. Not one word ("Warren", "Taylor"
             # and "Clinton" are US cities too), nor an organisation (a club named after its city).

@@ -68,12 +68,37 @@ def test_capital_after_a_locative_is_the_city_and_dateline_is_no_new_entity(gaz)
 
 
 def test_one_word_person_or_org_after_in_is_a_known_place(gaz):
-    body = "Fighting continued in Mosul, and Mosul residents fled."
-    spans = [_span(body, "Mosul", "PERSON"), _span(body, "Mosul", "ORG", 1)]
+    body = "Mosul residents fled. Fighting continued in Mosul."
+    spans = [_span(body, "Mosul", "ORG"), _span(body, "Mosul", "PERSON", 1)]
     rows = link_article(body, spans, gaz)
     first, second = (r for r in rows if r["surface"] == "Mosul")
-    assert _entity(gaz, first["entity_id"]).country_code == "IRQ"
-    assert second["entity_id"].startswith("ner:org:")  # no locative: the model's reading stays
+    assert _entity(gaz, second["entity_id"]).country_code == "IRQ"
+    # one sense per article: the mention without a locative is the same place
+    assert first["entity_id"] == second["entity_id"]
+
+    body = "Mosul residents fled. Fighting continued."
+    rows = link_article(body, [_span(body, "Mosul", "ORG")], gaz)
+    assert rows[0]["entity_id"].startswith("ner:org:")  # no locative anywhere: the model's reading stays
+
+
+def test_a_place_read_as_a_person_twice_is_still_the_place(gaz):
+    # the name repeated is one name, not two people sharing a word with it
+    body = "A bomb went off at a market in al-Hilla. Police in al-Hilla said 12 died. Shops in al-Hilla shut."
+    spans = [_span(body, "al-Hilla", "PERSON", k) for k in range(3)]
+    ids = {r["entity_id"] for r in link_article(body, spans, gaz)}
+    assert len(ids) == 1 and _entity(gaz, ids.pop()).country_code == "IRQ"
+
+
+def test_only_a_places_own_name_spreads_to_other_mentions(gaz):
+    # "Kiev" is one of GeoNames' other names of Kyiv: the locative mention is the city, the others
+    # keep the model's reading (other names include brands and words)
+    body = "Protests in Kiev grew. Kiev said the talks failed."
+    spans = [_span(body, "Kiev", "PERSON"), _span(body, "Kiev", "PERSON", 1)]
+    first, second = sorted(
+        (r for r in link_article(body, spans, gaz) if r["surface"] == "Kiev"), key=lambda r: r["start_char"]
+    )
+    assert _entity(gaz, first["entity_id"]).country_code == "UKR"
+    assert second["entity_id"] != first["entity_id"]
 
 
 def test_half_of_a_coordinated_phrase_is_no_entity(gaz):
