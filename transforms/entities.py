@@ -146,6 +146,30 @@ _US_STATE_CUES_RE = re.compile(
     r"Senate|governor|legislature|Secretary of State)|Georgia's (?:governor|Senate|legislature|voters|runoff))"
 )
 _GEORGIA_COUNTRY_CUES_RE = re.compile(r"\b(?:Tbilisi|Abkhazia|Ossetia|Caucasus|Georgian|Saakashvili|Kremlin|Russia)")
+# "Knox Thames, the special adviser to...": an apposition headed by a word for a person's office or
+# trade (up to three modifiers, none a function word: "Hamas, the group whose leader..." is none),
+# the head closing the apposition (a comma, a preposition, the sentence's end), so that a new clause
+# ("Kurds, a senior official said") is not read as one.
+_PERSON_NOUNS = (
+    "adviser|advisor|minister|secretary|spokesman|spokeswoman|spokesperson|ambassador|envoy|president|"
+    "chairman|chairwoman|director|leader|commander|general|chief|senator|congressman|congresswoman|"
+    "governor|mayor|analyst|professor|researcher|author|journalist|correspondent|official|diplomat|"
+    "lawyer|attorney|judge|founder|deputy|candidate|premier|cleric|activist|economist|negotiator|"
+    "lawmaker|legislator|strategist|scholar|reporter|editor|columnist|colonel|admiral|lieutenant|"
+    "sergeant|captain|officer|commentator|businessman|businesswoman|producer"
+)
+_PERSON_APPOSITION_RE = re.compile(
+    r",\s+(?:the|a|an)\s+(?:(?!(?:who|whose|which|that|of|and|or|for|in|on|at|to|with|by)\b)[\w'’.-]+\s+){0,3}?"
+    r"(?:" + _PERSON_NOUNS + r")(?=\s*[,.;:]|\s*$|\s+(?:of|for|at|to|in|on|from|with|who|since|until)\b)",
+    re.IGNORECASE,
+)
+_APPOSITION_RELABEL = frozenset({"ORG", "GPE", "NORP", "FAC", "LOC"})
+# a body's head word anywhere in the span: "Korean Central News Agency, a spokesman for..." names the
+# agency, not the spokesman
+_NOT_A_PERSON_WORDS = _ORG_HEADS | frozenset(
+    "Forces Network Watch News Union League Alliance Congress Coalition Service Office Times Post Press "
+    "Centre Center Commission Government State States".split()
+)
 # "East and South China seas": a name that is half of a coordinated phrase is no entity.
 _COORDINATED_HEAD_RE = re.compile(r" (?:seas|oceans|straits|islands|rivers|mountains|provinces|states|regions|coasts)\b")
 _COORDINATED_BEFORE_RE = re.compile(r"\b[A-Z][\w-]* (?:and|or) $")
@@ -648,6 +672,7 @@ def link_article(
     ner = harmonise_spans(body, ner, forced, gaz)
     ner = _split_trailing_person(body, ner)
     ner = _split_listed_names(body, ner)
+    ner = _appositive_people(body, ner, gaz)
 
     # 1. strong curated entities present in this article (for weak aliases)
     strong_ids = {
@@ -1253,6 +1278,29 @@ def _split_listed_names(body: str, spans: list[tuple[int, int, str]]) -> list[tu
                 for part in parts:
                     out.append((pos, pos + len(part), label))
                     pos += len(part) + 2
+                continue
+        out.append((s, e, label))
+    return out
+
+
+def _appositive_people(body: str, spans: list[tuple[int, int, str]], gaz: Gazetteer) -> list[tuple[int, int, str]]:
+    """'Knox Thames, the Special Advisor to...' read as an organisation: a name the gazetteer does not
+    know, followed by an apposition whose head is a word for a person's office or trade ("the
+    spokesman", "a senior Pentagon official", "the group's leader"), is a person."""
+    out = []
+    for s, e, label in spans:
+        if label in _APPOSITION_RELABEL and _PERSON_APPOSITION_RE.match(body, e):
+            text = body[s:e]
+            words = text.split()
+            # one word: linking makes it the person the article names in full, if any ("Yoshimasa")
+            if (
+                len(words) > 1
+                and not any(w in _NOT_A_PERSON_WORDS for w in words)
+                and not any(ch.isdigit() for ch in text)
+                and not gaz.lookup(text)
+                and not gaz.lookup_place(text)
+            ):
+                out.append((s, e, "PERSON"))
                 continue
         out.append((s, e, label))
     return out

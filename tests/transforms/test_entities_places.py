@@ -227,3 +227,22 @@ def test_family_name_of_a_curated_person_is_not_given_to_a_namesake(gaz):
     )
     by_article = {a: set(mentions.filter(pl.col("article_id") == a)["entity_id"]) for a in ids}
     assert by_article["a"].isdisjoint(by_article["b"])
+
+
+def test_a_name_in_apposition_to_an_office_is_a_person(gaz):
+    body = "Marta Lindqvist, the deputy spokeswoman for the mission, said talks would resume."
+    rows = link_article(body, [_span(body, "Marta Lindqvist", "ORG")], gaz)
+    assert rows[0]["entity_id"].startswith("ner:person:")
+
+
+@pytest.mark.parametrize(
+    "body, name",
+    [
+        ("Talks with Northern Relief Agency, a spokesman for the ministry said, were over.", "Northern Relief Agency"),
+        ("Aid reached the Lakeside Valley, a senior official said on Monday.", "Lakeside Valley"),  # a new clause
+        ("Delegates from Harbor Union, the workers and their leaders, met.", "Harbor Union"),
+    ],
+)
+def test_no_person_without_an_apposition_to_a_person(gaz, body, name):
+    rows = link_article(body, [_span(body, name, "ORG")], gaz)
+    assert not rows[0]["entity_id"].startswith("ner:person:")
