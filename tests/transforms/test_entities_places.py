@@ -81,6 +81,13 @@ def test_one_word_person_or_org_after_in_is_a_known_place(gaz):
     assert rows[0]["entity_id"].startswith("ner:org:")  # no locative anywhere: the model's reading stays
 
 
+@pytest.mark.parametrize("cue", ["in", "towards", "the outskirts of", "the liberation of", "throughout"])
+def test_locative_cues(gaz, cue):
+    body = f"Kurdish units pressed on {cue} Mosul."
+    rows = link_article(body, [_span(body, "Mosul", "ORG")], gaz)
+    assert _entity(gaz, rows[0]["entity_id"]).country_code == "IRQ"
+
+
 def test_a_place_read_as_a_person_twice_is_still_the_place(gaz):
     # the name repeated is one name, not two people sharing a word with it
     body = "A bomb went off at a market in al-Hilla. Police in al-Hilla said 12 died. Shops in al-Hilla shut."
