@@ -89,6 +89,7 @@ _LOCATIVE_RE = re.compile(
 )
 _POSSESSIVE_RE = re.compile(r"(?:['’]s|['’])$")
 _LEADING_DET_RE = re.compile(r"^(?:the|The|THE)\s+")
+_RELIGIOUS_HONORIFIC_RE = re.compile(r"^(?:Grand Ayatollah|Ayatollah|Sheikh|Sheik|Shaikh|Shaykh|Imam|Mullah|Rabbi|Reverend|Rev\.)\s+")
 _HONORIFIC_RE = re.compile(r"^(?:Mr|Mrs|Ms|Dr|Sir|Dame|Lord|Lady|Prof|Senator|Sen|Rep|Gen)\.?\s+")
 _NOMINAL_RE = re.compile(
     r"\bthe\s+(secretary|foreign minister|foreign secretary|prime minister|premier|president|"
@@ -948,6 +949,12 @@ def _strip_person_prefix(body: str, s: int, e: int, gaz: Gazetteer) -> int:
         text = body[s:e]
         m = _HONORIFIC_RE.match(text)
         if m:
+            s += m.end()
+            continue
+        m = _RELIGIOUS_HONORIFIC_RE.match(text)
+        if m and text.count(" ", m.end()) >= 1:
+            # "Sheikh Abu Omar al-Ansari" -> the name; "Sheikh Hasina", "Mullah Omar" keep the word,
+            # part of how the one-word name is known
             s += m.end()
             continue
         if not gaz.may_hold_role(text):

@@ -253,3 +253,11 @@ def test_a_name_in_apposition_to_an_office_is_a_person(gaz):
 def test_no_person_without_an_apposition_to_a_person(gaz, body, name):
     rows = link_article(body, [_span(body, name, "ORG")], gaz)
     assert not rows[0]["entity_id"].startswith("ner:person:")
+
+
+def test_a_religious_title_is_not_part_of_a_longer_name(gaz):
+    body = "The group was founded by Sheikh Abu Karim al-Nuri. Mullah Dadullah spoke."
+    spans = [_span(body, "Sheikh Abu Karim al-Nuri", "PERSON"), _span(body, "Mullah Dadullah", "PERSON")]
+    surfaces = {r["surface"] for r in link_article(body, spans, gaz)}
+    assert "Abu Karim al-Nuri" in surfaces  # the title goes
+    assert "Mullah Dadullah" in surfaces  # a one-word name keeps the word it is known by
