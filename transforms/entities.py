@@ -168,6 +168,15 @@ _PERSON_APPOSITION_RE = re.compile(
     r"(?:" + _PERSON_NOUNS + r")(?=\s*[,.;:]|\s*$|\s+(?:of|for|at|to|in|on|from|with|who|since|until)\b)",
     re.IGNORECASE,
 )
+# the Arabic article opening a family name ("al-Rishawi", "el-Sisi"), and what may stand between two
+# pieces of one name: single spaces and capitalised words ("Atrous")
+_ARABIC_SURNAME_RE = re.compile(r"(?<![\w-])(?:[Aa]l|[Ee]l|[Aa][dnrstz]|[Aa]sh)-[A-Z]")
+_NAME_GAP_RE = re.compile(r" (?:[A-Z][a-z]+ ){0,2}")
+# titles before a name: "Emir Sheikh Tamim bin Hamad Al-Thani" read as "Emir" and the name is no one name
+_NAME_TITLES = frozenset(
+    "Sheikh Sheik Shaikh Emir Amir Prince Princess Crown King Queen Sultan Imam Mullah Ayatollah President "
+    "Minister General Gen Colonel Col Mr Mrs Ms Dr Sir Lord".split()
+)
 _APPOSITION_RELABEL = frozenset({"ORG", "GPE", "NORP", "FAC", "LOC"})
 # a body's head word anywhere in the span: "Korean Central News Agency, a spokesman for..." names the
 # agency, not the spokesman
@@ -678,6 +687,7 @@ def link_article(
     ner = _split_trailing_person(body, ner)
     ner = _split_listed_names(body, ner)
     ner = _appositive_people(body, ner, gaz)
+    ner = _join_split_arabic_names(body, ner, gaz)
 
     # 1. strong curated entities present in this article (for weak aliases)
     strong_ids = {
@@ -1010,6 +1020,8 @@ def _ner_wins(body, s, e, label, inside, gaz) -> bool:
         return False  # 'PAKISTAN WIN TOSS': the model's reading of capitals is weak
     if label == "PERSON":
         persons = [(m, eid) for m, eid, _ in inside if gaz.entity(eid).kind == "person"]
+        if persons and all(m.alias_kind == SURNAME and m.end < e and body[m.end] == " " for m, _ in persons):
+            return True  # "Sajida Mubarak Atrous al-Rishawi": a family name inside another's full name
         return not persons or _another_given_name(body, s, e, persons, gaz)
     if label in ("GPE", "NORP"):
         return False
@@ -1289,6 +1301,32 @@ def _split_listed_names(body: str, spans: list[tuple[int, int, str]]) -> list[tu
                 for part in parts:
                     out.append((pos, pos + len(part), label))
                     pos += len(part) + 2
+                continue
+        out.append((s, e, label))
+    return out
+
+
+def _join_split_arabic_names(body: str, spans: list[tuple[int, int, str]], gaz: Gazetteer) -> list[tuple[int, int, str]]:
+    """'Sajida Mubarak Atrous al-Rishawi' read as 'Sajida Mubarak' and 'al-Rishawi': a long Arabic name
+    the model cut in pieces is one person. A person span holding the article ('al-Rishawi', 'Hishan
+    al-Mazidi') that follows another person span across nothing but capitalised words ('Atrous')
+    joins it; titles ('Emir Sheikh ...') stop it."""
+    if len(spans) < 2:
+        return spans
+    ordered = sorted(spans)
+    out: list[tuple[int, int, str]] = []
+    for s, e, label in ordered:
+        if out and label == "PERSON" and _ARABIC_SURNAME_RE.search(body, s, e):
+            ps, pe, plabel = out[-1]
+            gap = body[pe:s]
+            piece = body[ps:pe]
+            if (
+                _NAME_GAP_RE.fullmatch(gap)
+                and len((piece + gap).split()) <= 4
+                and plabel == "PERSON"
+                and not any(w in _NOT_A_PERSON_WORDS or w in _NAME_TITLES for w in (piece + gap).split())
+            ):
+                out[-1] = (ps, e, "PERSON")
                 continue
         out.append((s, e, label))
     return out

@@ -261,3 +261,20 @@ def test_a_religious_title_is_not_part_of_a_longer_name(gaz):
     surfaces = {r["surface"] for r in link_article(body, spans, gaz)}
     assert "Abu Karim al-Nuri" in surfaces  # the title goes
     assert "Mullah Dadullah" in surfaces  # a one-word name keeps the word it is known by
+
+
+def test_a_long_arabic_name_cut_in_pieces_is_one_person(gaz):
+    body = "The court freed Rania Khalil Nasser al-Douri on Monday."
+    spans = [_span(body, "Rania Khalil", "PERSON"), _span(body, "al-Douri", "PERSON")]
+    surfaces = [r["surface"] for r in link_article(body, spans, gaz)]
+    assert surfaces == ["Rania Khalil Nasser al-Douri"]
+
+    body = "Emir Sheikh Hamad al-Nuaimi arrived."  # titles between the pieces: no join
+    spans = [_span(body, "Emir", "PERSON"), _span(body, "Hamad al-Nuaimi", "PERSON")]
+    assert "Emir Sheikh Hamad al-Nuaimi" not in {r["surface"] for r in link_article(body, spans, gaz)}
+
+
+def test_a_curated_family_name_inside_another_full_name_is_not_that_person(gaz):
+    body = "Police arrested Leila Mubarak Haddad al-Amin in Amman."
+    rows = link_article(body, [_span(body, "Leila Mubarak Haddad al-Amin", "PERSON")], gaz)
+    assert all(not r["entity_id"].startswith("fp:person/") for r in rows)
