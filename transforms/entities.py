@@ -223,6 +223,12 @@ _AUX_WORDS = frozenset({"has", "have", "had", "will", "would", "shall", "should"
 _BE_WORDS = frozenset({"is", "are", "was", "were"})
 #: After "is": adjectives of stance that make the subject an actor ("The UK is committed to").
 _STANCE_ADJECTIVES = frozenset({"committed", "determined", "ready", "prepared", "willing", "opposed"})
+#: "Russia has a special responsibility", "The UK is at the forefront of": the holder of a duty, or
+#: the one leading, is the state.
+_DUTY_PREDICATE_RE = re.compile(
+    r"\s+(?:(?:has|have|had|bears?)\s+(?:a|an|the|no|every)?\s*(?:[a-z]+\s+)?(?:responsibility|obligation|duty|right)(?![\w-])"
+    r"|(?:is|are|was|were|remains)\s+(?:at the forefront|in the lead)\b)"
+)
 #: Words that may follow a verb ending in -s or in its base form without an auxiliary ("condemns the",
 #: "supports Iraqi", "says that", "sign a"): after anything else the word is a noun ("Iran talks
 #: resume", "the U.S. blockade could be lifted" are no acts of the country).
@@ -238,7 +244,10 @@ _PREPOSITION_BEFORE_RE = re.compile(
     re.IGNORECASE,
 )
 #: "our ally Turkey": a country in apposition to a word for a political actor is its government.
-_ACTOR_APPOSITION_RE = re.compile(r"\b(?:ally|allies|partner|partners|backer|backers|adversary|rival)\s+$")
+_ACTOR_APPOSITION_RE = re.compile(
+    r"\b(?:ally|allies|partner|partners|backer|backers|adversary|rival|rivals|adversaries)"
+    r"(?:,?\s+(?:notably|including|especially|particularly|such as))?\s+$"
+)
 #: "Russia's decision", "Iran's continued support": the possessor of an act or a stance is the state.
 _ACT_NOUNS = (
     "decision|decisions|support|position|policy|policies|stance|role|involvement|intervention|attack|attacks|"
@@ -262,7 +271,8 @@ _ADDRESSEE_BEFORE_RE = re.compile(
     r"sanctions? (?:against|on))\s+(?:the\s+)?$"
 )
 # The last words of those patterns' matches (before an optional "the"): a cheap test first.
-_ACTOR_WORDS = frozenset({"ally", "allies", "partner", "partners", "backer", "backers", "adversary", "rival"})
+_ACTOR_WORDS = frozenset({"ally", "allies", "partner", "partners", "backer", "backers", "adversary", "rival",
+                          "rivals", "adversaries", "notably", "including", "especially", "particularly", "as"})
 _PREPOSITIONS = frozenset(
     "in into of from to at on across inside within throughout near by with for against between among over "
     "under toward towards via around outside about than like including".split()
@@ -330,7 +340,7 @@ def gpe_role_of(body: str, start: int, end: int, *, subject_start: int | None = 
         body[max(0, first - 40) : first]
     ):
         return None
-    if _ACTOR_PREDICATE_RE.match(body, end):
+    if _ACTOR_PREDICATE_RE.match(body, end) or _DUTY_PREDICATE_RE.match(body, end):
         return GOVERNMENT
     m = _WORDS_AFTER_RE.match(body, end)
     if not m:

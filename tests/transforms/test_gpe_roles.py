@@ -28,6 +28,11 @@ def _roles(body, gaz, ner_spans=()):
         ("Argentina remains committed to the treaty.", "Argentina"),
         ("We thank our ally Kenya for its help.", "Kenya"),
         ("Nepal is working with donors on the dam.", "Nepal"),
+        ("Denmark has a special responsibility to protect the strait.", "Denmark"),
+        ("Ghana has every right to defend its borders.", "Ghana"),
+        ("Finland is at the forefront of the effort.", "Finland"),
+        ("The rebels and their backers, notably Belarus, shelled the town.", "Belarus"),
+        ("Talks with US allies such as Portugal resumed.", "Portugal"),
     ],
 )
 def test_a_country_subject_of_an_agentive_verb_is_the_government(gaz, body, country):
@@ -43,6 +48,7 @@ def test_a_country_subject_of_an_agentive_verb_is_the_government(gaz, body, coun
         ("Iran talks resume in Vienna next week.", "Iran"),  # "talks" is a noun here
         ("Iran talks with envoys were cancelled.", "Iran"),
         ("Poland has a long coast.", "Poland"),  # "has" + a noun
+        ("Chad has a right-wing cabinet.", "Chad"),  # not a right it holds
         ("Ukraine's harvest was late.", "Ukraine"),  # a possessive is not a subject
         ("Trade between the UK and Uzbekistan rose.", "UK"),
     ],
