@@ -2,4 +2,4 @@
 
 #: Version of the transform logic. Bump it when a change alters output rows, so `reprocess` knows
 #: which partitions were made by an older pipeline.
-PIPELINE_VERSION = "0.4.1"  # 0.4.1: Congress ids, span typing rules, "<leader> regime" as the government, abbreviations in brackets, more ids (issue 12)
+PIPELINE_VERSION = "0.4.2"  # 0.4.2: places once per article, people by apposition, long Arabic names, duty-holding states, more ids (issue 12)

@@ -1030,8 +1030,13 @@ def _ner_wins(body, s, e, label, inside, gaz) -> bool:
         return False  # 'PAKISTAN WIN TOSS': the model's reading of capitals is weak
     if label == "PERSON":
         persons = [(m, eid) for m, eid, _ in inside if gaz.entity(eid).kind == "person"]
-        if persons and all(m.alias_kind == SURNAME and m.end < e and body[m.end] == " " for m, _ in persons):
-            return True  # "Sajida Mubarak Atrous al-Rishawi": a family name inside another's full name
+        if persons and all(
+            m.alias_kind == SURNAME and s < m.start and m.end < e and body[m.end] == " " for m, _ in persons
+        ):
+            # "Sajida Mubarak Atrous al-Rishawi": a family name inside another's full name. Not one that
+            # opens the span: "Trump Donald", "Trump Tower", "Pence Steve Schmidt" are the model's
+            # overlong reading of the curated person.
+            return True
         return not persons or _another_given_name(body, s, e, persons, gaz)
     if label in ("GPE", "NORP"):
         return False
