@@ -278,3 +278,19 @@ def test_a_curated_family_name_inside_another_full_name_is_not_that_person(gaz):
     body = "Police arrested Leila Mubarak Haddad al-Amin in Amman."
     rows = link_article(body, [_span(body, "Leila Mubarak Haddad al-Amin", "PERSON")], gaz)
     assert all(not r["entity_id"].startswith("fp:person/") for r in rows)
+
+
+@pytest.mark.parametrize(
+    "name, law",
+    [
+        ("Northern Fisheries Convention", True),
+        ("Lakeside Water Sharing Agreement", True),
+        ("Riverton Accords", True),
+        ("Green Progressive Accord", False),  # a party
+        ("Liberal National Convention", False),  # a party's meeting
+    ],
+)
+def test_treaties_and_laws_the_model_calls_organisations(gaz, name, law):
+    body = f"Officials discussed the {name} on Monday."
+    rows = link_article(body, [_span(body, name, "ORG")], gaz)
+    assert rows[0]["entity_id"].startswith("ner:law:") is law
