@@ -704,6 +704,7 @@ def link_article(
     ner = _split_listed_names(body, ner)
     ner = _appositive_people(body, ner, gaz)
     ner = _join_split_arabic_names(body, ner, gaz)
+    ner = _groups_read_as_people(body, ner)
 
     # 1. strong curated entities present in this article (for weak aliases)
     strong_ids = {
@@ -1325,6 +1326,21 @@ def _split_listed_names(body: str, spans: list[tuple[int, int, str]]) -> list[tu
                     out.append((pos, pos + len(part), label))
                     pos += len(part) + 2
                 continue
+        out.append((s, e, label))
+    return out
+
+
+def _groups_read_as_people(body: str, spans: list[tuple[int, int, str]]) -> list[tuple[int, int, str]]:
+    """'Yazidi' read as a person where the article's 'Yazidis' is a group (or the other way round): a
+    one-word name whose plural or singular the model reads as a nationality or group is that group."""
+    groups = {body[s:e] for s, e, label in spans if label == "NORP" and " " not in body[s:e]}
+    if not groups:
+        return spans
+    out = []
+    for s, e, label in spans:
+        text = body[s:e]
+        if label == "PERSON" and " " not in text and (text + "s" in groups or (text[-1:] == "s" and text[:-1] in groups)):
+            label = "NORP"
         out.append((s, e, label))
     return out
 

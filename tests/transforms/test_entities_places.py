@@ -294,3 +294,13 @@ def test_treaties_and_laws_the_model_calls_organisations(gaz, name, law):
     body = f"Officials discussed the {name} on Monday."
     rows = link_article(body, [_span(body, name, "ORG")], gaz)
     assert rows[0]["entity_id"].startswith("ner:law:") is law
+
+
+def test_a_group_name_the_model_reads_as_a_person_once_is_the_group(gaz):
+    body = "Thousands of Veltars fled. A Veltar elder said the Veltars would return."
+    spans = [_span(body, "Veltars", "NORP"), _span(body, "Veltar ", "PERSON"), _span(body, "Veltars", "NORP", 1)]
+    ids = {r["surface"]: r["entity_id"] for r in link_article(body, spans, gaz)}
+    assert not ids["Veltar"].startswith("ner:person:")
+    body = "Ana Veltar spoke. The Veltars listened."  # a two-word name stays a person
+    spans = [_span(body, "Ana Veltar", "PERSON"), _span(body, "Veltars", "NORP")]
+    assert {r["surface"]: r["entity_id"] for r in link_article(body, spans, gaz)}["Ana Veltar"].startswith("ner:person:")
