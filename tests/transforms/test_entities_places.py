@@ -304,3 +304,10 @@ def test_a_group_name_the_model_reads_as_a_person_once_is_the_group(gaz):
     body = "Ana Veltar spoke. The Veltars listened."  # a two-word name stays a person
     spans = [_span(body, "Ana Veltar", "PERSON"), _span(body, "Veltars", "NORP")]
     assert {r["surface"]: r["entity_id"] for r in link_article(body, spans, gaz)}["Ana Veltar"].startswith("ner:person:")
+
+
+def test_a_religion_is_no_organisation_and_a_title_fragment_no_entity(gaz):
+    body = "He converted to Islam. Secretary of Defense Lena Ortiz spoke."
+    spans = [_span(body, "Islam", "ORG"), _span(body, "Defense", "ORG"), _span(body, "Lena Ortiz", "PERSON")]
+    ids = {r["surface"]: r["entity_id"] for r in link_article(body, spans, gaz)}
+    assert ids["Islam"].startswith("ner:norp:") and "Defense" not in ids
