@@ -24,6 +24,7 @@ import polars as pl
 
 from transforms.entity_rules import harmonise_spans, is_shouting, layout_spans, soften_shouting
 from transforms.gazetteer import (
+    ARABIC_ARTICLE,
     DEMONYM,
     METONYM,
     NAME,
@@ -170,7 +171,7 @@ _PERSON_APPOSITION_RE = re.compile(
 )
 # the Arabic article opening a family name ("al-Rishawi", "el-Sisi"), and what may stand between two
 # pieces of one name: single spaces and capitalised words ("Atrous")
-_ARABIC_SURNAME_RE = re.compile(r"(?<![\w-])(?:[Aa]l|[Ee]l|[Aa][dnrstz]|[Aa]sh)-[A-Z]")
+_ARABIC_SURNAME_RE = re.compile(r"(?<![\w-])" + ARABIC_ARTICLE)  # the article the place lookup knows
 _NAME_GAP_RE = re.compile(r" (?:[A-Z][a-z]+ ){0,2}")
 # titles before a name: "Emir Sheikh Tamim bin Hamad Al-Thani" read as "Emir" and the name is no one name
 _NAME_TITLES = frozenset(

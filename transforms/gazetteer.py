@@ -246,7 +246,8 @@ class Gazetteer:
 
 
 # The Arabic article before a place name, in its common transliterations ("al-", "El ", "ar-").
-_ARABIC_ARTICLE_RE = re.compile(r"(?:[Aa]l|[Ee]l|[Aa][rsdntz]|[Aa]sh)-(?=[A-Z])")
+ARABIC_ARTICLE = r"(?:[Aa]l|[Ee]l|[Aa][rsdntz]|[Aa]sh)-(?=[A-Z])"
+_ARABIC_ARTICLE_RE = re.compile(ARABIC_ARTICLE)
 
 
 @functools.lru_cache(maxsize=1 << 16)
